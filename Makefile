@@ -1,0 +1,48 @@
+# Quorum: `make run` serves the demo, `make test` runs the whole suite (both from a fresh clone).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-quick lint format bench system-deps clean
+
+$(BIN)/flask: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: Quorum needs Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+run: $(BIN)/flask
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	@echo "Quorum: http://$(HOST):$(PORT)/i/reclaim-your-face  (mail goes to instance/mail/ unless SMTP_URL is set)"
+	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(FLASK) mail send --loop & worker=$$!; \
+	  $(FLASK) run --host $(HOST) --port $(PORT)
+
+# The PostgreSQL 15 server and Chromium come from the machine's Debian packages.
+system-deps:
+	@bash scripts/system-deps
+
+test: $(BIN)/flask system-deps
+	$(BIN)/pytest -p no:cacheprovider
+
+test-quick: $(BIN)/flask
+	$(BIN)/pytest -p no:cacheprovider -m "not slow"
+
+lint: $(BIN)/flask
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/flask
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(BIN)/flask system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

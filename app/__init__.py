@@ -1,0 +1,89 @@
+"""Quorum: citizens' initiative campaigns, ECI-style. `create_app` builds the Flask app in small steps."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import ROOT, Config, MissingSecret, load_config
+
+from .extensions import babel, csrf, db, limiter, migrate
+
+
+def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
+    """Build the app; in production a missing secret ends the process with one line naming it."""
+    try:
+        settings = config if isinstance(config, Config) else load_config(config)
+    except MissingSecret as error:
+        print(f"quorum: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=settings.INSTANCE_PATH)
+    app.config.from_mapping(settings.as_dict())
+    app.config.update(overrides)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # the contract's key order reads better
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_error_pages(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _configure_sqlite(app)
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """Foreign keys on, WAL for readers beside the writer, and a busy timeout instead of 'database is locked'."""
+    from sqlalchemy import event
+
+    with app.app_context():
+
+        @event.listens_for(db.engine, "connect")
+        def _pragma(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin.routes import blueprint as admin
+    from .api.routes import blueprint as api
+    from .signing.routes import blueprint as signing
+
+    app.register_blueprint(signing)
+    app.register_blueprint(api)
+    app.register_blueprint(admin)
+    csrf.exempt(api)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register
+
+    register(app)
+
+
+def register_error_pages(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .views import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""The staff side: accounts, initiatives, the dashboard, exports, the audit log and quarantine."""

@@ -1,0 +1,1 @@
+"""Public counts as JSON (CONTRACT.md, "Public counts, as JSON")."""

@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: one function records every staff action in a hash chain."""

@@ -1,0 +1,177 @@
+"""`flask --app wsgi ...` commands: parse arguments, call a service, print what was done (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+from .initiatives import InitiativeError, create_initiative, find_initiative
+from .models import utctoday
+from .sealing import generate_key_pair, write_private_key
+
+
+def _fail(message: str) -> None:
+    """One line, non-zero exit: the contract's rule for every command."""
+    raise click.ClickException(message)
+
+
+def _parse_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{name} must be a date as YYYY-MM-DD, not {value!r}")
+        raise  # unreachable
+
+
+initiatives_cli = AppGroup("initiatives", help="Create and list initiatives.")
+keys_cli = AppGroup("keys", help="Auditor key pairs.")
+mail_cli = AppGroup("mail", help="Deliver the outbox.")
+demo_cli = AppGroup("demo", help="The demo initiative that `make run` seeds.")
+
+
+@initiatives_cli.command("create")
+@click.option("--slug", required=True)
+@click.option("--title", required=True)
+@click.option("--start", required=True, help="first day of collection, YYYY-MM-DD")
+@click.option("--end", required=True, help="last day of collection, YYYY-MM-DD")
+@click.option("--rules", default="eci-2024", show_default=True, help="eci-2024 or eci-2020")
+@click.option("--draft", is_flag=True, help="keep it hidden until published")
+@click.option("--summary", default="", help="a short summary (Markdown)")
+def initiatives_create(slug: str, title: str, start: str, end: str, rules: str, draft: bool, summary: str) -> None:
+    """Create a public initiative (collecting between its dates) or, with --draft, a hidden one."""
+    try:
+        initiative = create_initiative(
+            slug=slug, title=title, start=_parse_date(start, "--start"), end=_parse_date(end, "--end"),
+            rule_set=rules, draft=draft, summary=summary,
+        )
+    except InitiativeError as error:
+        _fail(str(error))
+        return
+    db.session.commit()
+    click.echo(f"created initiative {initiative.slug} ({initiative.rule_set}, {len(initiative.countries)} member "
+               f"states, {initiative.collection_start} to {initiative.collection_end}, "
+               f"{initiative.public_status(utctoday())})")
+    if initiative.auditor_public_key is None:
+        click.echo(f"next: flask --app wsgi keys generate --initiative {slug} --out auditor-{slug}.key")
+
+
+@initiatives_cli.command("list")
+def initiatives_list() -> None:
+    """One line per initiative."""
+    from .models import Initiative
+
+    for initiative in db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)):
+        key = "key set" if initiative.auditor_public_key else "no auditor key"
+        click.echo(f"{initiative.slug}\t{initiative.public_status(utctoday())}\t{initiative.collection_start}"
+                   f"..{initiative.collection_end}\t{key}")
+
+
+def generate_keys(slug: str, out: Path, actor: str = "cli") -> None:
+    initiative = find_initiative(slug)
+    if initiative is None:
+        _fail(f"no initiative with slug {slug!r}")
+        return
+    if initiative.auditor_public_key is not None:
+        from .models import Statement
+
+        has_statements = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Statement).where(Statement.initiative_id == initiative.id)
+        )
+        if has_statements:
+            _fail(f"{slug} already has statements sealed to its current key; a new key would make them unreadable")
+    if out.exists():
+        _fail(f"{out} exists already; refusing to overwrite a private key")
+    if not out.parent.is_dir():
+        _fail(f"the folder {out.parent} does not exist")
+    private, public = generate_key_pair()
+    write_private_key(out, private)
+    initiative.auditor_public_key = public
+    from .audit.log import record
+
+    record(actor, "keys.generate", initiative=initiative, target=slug,
+           details={"public_key": public.hex()})
+    db.session.commit()
+
+
+@keys_cli.command("generate")
+@click.option("--initiative", "slug", required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def keys_generate(slug: str, out: Path) -> None:
+    """Make the auditor key pair: the private key goes to --out (mode 0600), the server keeps the public key."""
+    generate_keys(slug, out)
+    click.echo(f"wrote the private key to {out} (mode 0600); {slug} now seals statements to its public key. "
+               "Keep the private key off this server.")
+
+
+@mail_cli.command("send")
+@click.option("--loop", is_flag=True, help="keep delivering until stopped")
+@click.option("--interval", default=2.0, show_default=True, help="seconds between rounds with --loop")
+def mail_send(loop: bool, interval: float) -> None:
+    """Deliver the outbox, retrying failed messages with back-off."""
+    from .mail.delivery import MailConfigError, deliver_due, run_forever
+
+    try:
+        if loop:
+            import signal
+
+            stopping = {"now": False}
+
+            def stop(_signum: int, _frame: object) -> None:
+                stopping["now"] = True
+
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+            click.echo("mail: delivering the outbox; stop with Ctrl-C")
+            run_forever(interval, echo=click.echo, should_stop=lambda: stopping["now"])
+            return
+        report = deliver_due(echo=click.echo)
+    except MailConfigError as error:
+        _fail(str(error))
+        return
+    click.echo(f"mail: sent {report.sent}, retrying later {report.retrying}, failed {report.failed}")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Seed `reclaim-your-face` with an auditor key under instance/ (idempotent)."""
+    from flask import current_app
+
+    slug = "reclaim-your-face"
+    if find_initiative(slug) is not None:
+        click.echo(f"demo: {slug} exists already; nothing to seed")
+        return
+    today = utctoday()
+    start = today - timedelta(days=30)
+    initiative = create_initiative(
+        slug=slug,
+        title="Reclaim Your Face: ban biometric mass surveillance",
+        start=start,
+        end=start + timedelta(days=364),
+        summary=(
+            "We call on the European Commission to propose a law that bans biometric mass surveillance in "
+            "public spaces across the European Union: no face recognition of passers-by, no tracking of how "
+            "we walk, no scoring of our emotions.\n\n"
+            "*This is a demo initiative seeded by `make run`.*"
+        ),
+    )
+    db.session.commit()
+    key_path = Path(current_app.instance_path) / f"auditor-{slug}.key"
+    if key_path.exists():
+        os.remove(key_path)  # a leftover from a deleted database: its statements are gone with it
+    generate_keys(slug, key_path, actor="demo seed")
+    click.echo(f"demo: seeded {initiative.slug}; its auditor private key is {key_path} "
+               "(demo only: a real campaign keeps this key off the server)")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(initiatives_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(mail_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,49 @@
+"""Error pages: every refusal says what happened, in words, with the right status."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: lambda: _("The request could not be understood. Please go back, reload the page and try again."),
+    403: lambda: _("You are not allowed to do this."),
+    404: lambda: _("There is nothing at this address."),
+    405: lambda: _("This address does not accept that kind of request."),
+    410: lambda: _("This is no longer available."),
+    413: lambda: _("What you sent is too large."),
+    429: lambda: _("Too many attempts. Please wait a little and try again."),
+    500: lambda: _("Something went wrong on our side. Nothing you entered was stored; please try again."),
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(status: int, message: str | None = None, title: str | None = None):  # type: ignore[no-untyped-def]
+    text = message or MESSAGES.get(status, MESSAGES[500])()
+    if _wants_json():
+        return jsonify({"error": text, "status": status}), status
+    return render_template("errors/error.html", status=status, message=text, title=title), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        return render_error(
+            400, _("Your form has expired or was sent from another page. Please reload the page and try again.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        status = error.code or 500
+        message = error.description if getattr(error, "quorum_message", False) else None
+        return render_error(status, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(500)

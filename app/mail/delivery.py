@@ -1,0 +1,222 @@
+"""Delivering the outbox over SMTP (SMTP_URL) or into instance/mail/, with retries and back-off."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import OutboxMessage, utcnow
+
+LINK = re.compile(r"https?://\S+/confirm/\S+")
+
+
+class MailConfigError(ValueError):
+    """SMTP_URL cannot be understood."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    implicit_tls: bool
+    starttls: bool
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """`smtp://user:pass@host:port` (`?starttls=1`) or `smtps://...` (CONTRACT.md)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise MailConfigError("SMTP_URL must look like smtp://user:pass@host:port or smtps://...")
+    query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+    implicit = parts.scheme == "smtps"
+    return SmtpSettings(
+        host=parts.hostname,
+        port=parts.port or (465 if implicit else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        implicit_tls=implicit,
+        starttls=query.get("starttls", "0").lower() in ("1", "true", "yes"),
+    )
+
+
+def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.to_address or ""
+    email["Subject"] = message.subject
+    email["Date"] = formatdate(usegmt=True)
+    email["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or "localhost")
+    # 8bit keeps the link on one line in the raw message, so even a plain grep of an .eml finds it whole
+    email.set_content(message.body_text or "", cte="8bit")
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html", cte="8bit")
+    return email
+
+
+class SmtpTransport:
+    def __init__(self, settings: SmtpSettings, timeout: float) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._client: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        client: smtplib.SMTP
+        if s.implicit_tls:
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
+            if s.starttls:
+                client.starttls(context=ssl.create_default_context())
+        if s.username:
+            client.login(s.username, s.password or "")
+        return client
+
+    def send(self, email: EmailMessage) -> None:
+        if self._client is None:
+            self._client = self._connect()
+        self._client.send_message(email)
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._client.quit()
+            self._client = None
+
+
+class DirectoryTransport:
+    """No SMTP_URL: write .eml files and print the confirmation link, so a newcomer can click through."""
+
+    def __init__(self, folder: Path, echo: Callable[[str], None]) -> None:
+        self.folder = folder
+        self.echo = echo
+
+    def send(self, email: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{utcnow():%Y%m%dT%H%M%S%f}-{abs(hash(email['Message-ID'])) % 10**8:08d}.eml"
+        path = self.folder / name
+        path.write_bytes(bytes(email))
+        text = email.get_body(preferencelist=("plain",))
+        links = LINK.findall(text.get_content() if text else "")
+        self.echo(f"mail: wrote {path}" + (f"; link: {links[0]}" if links else ""))
+
+    def close(self) -> None:
+        pass
+
+
+def make_transport(echo: Callable[[str], None] = print) -> SmtpTransport | DirectoryTransport:
+    url = current_app.config["SMTP_URL"]
+    if url:
+        return SmtpTransport(parse_smtp_url(url), current_app.config["SMTP_TIMEOUT"])
+    return DirectoryTransport(Path(current_app.config["MAIL_DIR"]), echo)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at one hour between tries."""
+    base = current_app.config["MAIL_RETRY_BASE_SECONDS"]
+    return timedelta(seconds=min(3600, base * 2 ** max(0, attempts - 1)))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _scrub(message: OutboxMessage) -> None:
+    """Once delivered or given up, the address and the link are gone from the database."""
+    message.to_address = None
+    message.body_text = None
+    message.body_html = None
+
+
+def _describe(error: Exception) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text[:480]
+
+
+def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> DeliveryReport:
+    """Send every message that is due; commit after each so a crash never sends one twice in a row."""
+    report = DeliveryReport()
+    transport = make_transport(echo)
+    sender = current_app.config["MAIL_FROM"]
+    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    try:
+        while True:
+            query = (
+                sa.select(OutboxMessage)
+                .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= utcnow())
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(batch_size)
+            )
+            if db.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)  # several workers share the queue
+            messages = db.session.scalars(query).all()
+            if not messages:
+                break
+            transport_down = False
+            for message in messages:
+                message.attempts += 1
+                try:
+                    transport.send(build_email(message, sender))
+                except (smtplib.SMTPException, OSError) as error:
+                    transport.close()
+                    message.last_error = _describe(error)
+                    report.errors.append(message.last_error)
+                    permanent = isinstance(error, smtplib.SMTPRecipientsRefused)
+                    if permanent or message.attempts >= max_attempts:
+                        message.status = "failed"
+                        _scrub(message)
+                        report.failed += 1
+                    else:
+                        message.next_attempt_at = utcnow() + backoff(message.attempts)
+                        report.retrying += 1
+                        transport_down = not isinstance(error, smtplib.SMTPResponseException)
+                else:
+                    message.status = "sent"
+                    message.sent_at = utcnow()
+                    message.last_error = None
+                    _scrub(message)
+                    report.sent += 1
+                if transport_down:
+                    break
+            db.session.commit()
+            if transport_down:
+                # the server is unreachable: postpone the rest of the batch as well, keep their attempt counts
+                break
+    finally:
+        transport.close()
+        db.session.rollback()
+    return report
+
+
+def run_forever(interval: float, echo: Callable[[str], None] = print,
+                should_stop: Callable[[], bool] = lambda: False) -> None:
+    """`mail send --loop`: deliver, sleep, repeat; a database restart is waited out, not fatal."""
+    while not should_stop():
+        try:
+            report = deliver_due(echo=echo)
+            if report.sent or report.retrying or report.failed:
+                echo(f"mail: sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+        except sa.exc.OperationalError as error:
+            db.session.rollback()
+            echo(f"mail: database unavailable ({type(error.orig).__name__}); retrying")
+        time.sleep(interval)

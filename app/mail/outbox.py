@@ -1,0 +1,25 @@
+"""Enqueue a message inside the caller's transaction; it is delivered only if that transaction commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+
+from ..extensions import db
+from ..models import OutboxMessage
+
+
+def enqueue(kind: str, to: str, subject: str, template: str, initiative_id: int | None = None,
+            **context: Any) -> OutboxMessage:
+    """Render `templates/email/<template>.txt` and `.html` into an outbox row (not committed)."""
+    message = OutboxMessage(
+        kind=kind,
+        initiative_id=initiative_id,
+        to_address=to,
+        subject=subject,
+        body_text=render_template(f"email/{template}.txt", **context),
+        body_html=render_template(f"email/{template}.html", **context),
+    )
+    db.session.add(message)
+    return message

@@ -1,0 +1,259 @@
+"""The data model: initiatives and their member-state rules, statements of support, the mail outbox, staff,
+the audit chain and quarantines. Personal data is never a column: it is one sealed blob per statement."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the same on SQLite and PostgreSQL (columns are `timestamp without time zone`, in UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def utctoday() -> date:
+    return datetime.now(UTC).date()
+
+
+INITIATIVE_STATUSES = ("draft", "collecting", "closed", "submitted", "withdrawn")
+STATEMENT_STATUSES = ("pending", "confirmed", "invalidated")
+STAFF_ROLES = ("admin", "organizer", "auditor")
+
+
+class Initiative(db.Model):
+    __tablename__ = "initiative"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    rule_set: Mapped[str] = mapped_column(sa.String(16), default="eci-2024")
+    goal: Mapped[int] = mapped_column(default=1_000_000)
+    min_countries: Mapped[int] = mapped_column(default=7)
+    collection_start: Mapped[date]
+    collection_end: Mapped[date]
+    # The stored lifecycle; `scheduled` and `closed` for the public are derived from the dates (public_status).
+    status: Mapped[str] = mapped_column(sa.String(16), default="collecting")
+    auditor_public_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
+    submitted_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    countries: Mapped[list[InitiativeCountry]] = relationship(
+        back_populates="initiative", order_by="InitiativeCountry.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('draft','collecting','closed','submitted','withdrawn')", name="status"),
+        sa.CheckConstraint("rule_set IN ('eci-2024','eci-2020')", name="rule_set"),
+        sa.CheckConstraint("collection_end >= collection_start", name="dates"),
+    )
+
+    def public_status(self, today: date | None = None) -> str:
+        """draft, scheduled, collecting, closed or submitted, as CONTRACT.md names them."""
+        today = today or utctoday()
+        if self.status == "draft":
+            return "draft"
+        if self.status in ("submitted", "withdrawn"):
+            return "submitted" if self.status == "submitted" else "closed"
+        if self.status == "closed" or today > self.collection_end:
+            return "closed"
+        if today < self.collection_start:
+            return "scheduled"
+        return "collecting"
+
+    def country(self, code: str) -> InitiativeCountry | None:
+        return next((c for c in self.countries if c.country_code == code), None)
+
+
+class InitiativeCountry(db.Model):
+    """One member state taking part in an initiative: its frozen rules and its confirmed-statement counter."""
+
+    __tablename__ = "initiative_country"
+
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    country_code: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    position: Mapped[int]
+    threshold: Mapped[int]
+    min_age: Mapped[int]
+    data_part: Mapped[str] = mapped_column(sa.String(1))
+    id_types: Mapped[str] = mapped_column(sa.String(80), default="")
+    # Kept in the same transaction as the change it counts; `reconcile_counters` recomputes it.
+    confirmed_count: Mapped[int] = mapped_column(default=0)
+
+    initiative: Mapped[Initiative] = relationship(back_populates="countries")
+
+    __table_args__ = (sa.CheckConstraint("data_part IN ('A','B')", name="data_part"),)
+
+    @property
+    def id_type_list(self) -> list[str]:
+        return [t for t in self.id_types.split("|") if t]
+
+
+class Statement(db.Model):
+    """A statement of support. Who signed lives only in `sealed_data`, sealed to the auditor's public key."""
+
+    __tablename__ = "statement"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
+    country_code: Mapped[str] = mapped_column(sa.String(2))
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    identity_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    email_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    email_slot: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
+    network_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    sealed_data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    emails_sent: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    quarantine_id: Mapped[int | None] = mapped_column(sa.ForeignKey("quarantine.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        # One person, one statement per initiative: the database, not a read-then-write, makes a duplicate impossible.
+        sa.UniqueConstraint("initiative_id", "identity_fingerprint", name="uq_statement_identity"),
+        # At most two people per email address per initiative (a household): slots 1 and 2.
+        sa.UniqueConstraint("initiative_id", "email_fingerprint", "email_slot", name="uq_statement_email_slot"),
+        sa.CheckConstraint("status IN ('pending','confirmed','invalidated')", name="status"),
+        sa.Index("ix_statement_initiative_country_status", "initiative_id", "country_code", "status"),
+        sa.Index("ix_statement_initiative_created", "initiative_id", "created_at"),
+    )
+
+
+class Subscriber(db.Model):
+    """An address whose owner ticked `updates_consent`; it counts only once the statement is confirmed."""
+
+    __tablename__ = "subscriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
+    statement_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("statement.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    email_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    unsubscribed_at: Mapped[datetime | None]
+
+    __table_args__ = (sa.UniqueConstraint("initiative_id", "email_fingerprint", name="uq_subscriber_email"),)
+
+
+class OutboxMessage(db.Model):
+    """A message written in the caller's transaction and delivered after commit by `mail send`."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    initiative_id: Mapped[int | None] = mapped_column(sa.ForeignKey("initiative.id", ondelete="SET NULL"))
+    # Address and bodies are scrubbed once delivered (or given up): the body holds a confirmation link.
+    to_address: Mapped[str | None] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body_text: Mapped[str | None] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('queued','sent','failed')", name="status"),
+        sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+
+staff_initiative = sa.Table(
+    "staff_initiative",
+    db.metadata,
+    sa.Column("staff_user_id", sa.ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("initiative_id", sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class StaffUser(db.Model):
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    initiatives: Mapped[list[Initiative]] = relationship(secondary=staff_initiative, order_by="Initiative.slug")
+
+    __table_args__ = (sa.CheckConstraint("role IN ('admin','organizer','auditor')", name="role"),)
+
+    def can_access(self, initiative: Initiative) -> bool:
+        return self.role == "admin" or any(i.id == initiative.id for i in self.initiatives)
+
+
+class InstanceSetting(db.Model):
+    """Instance-wide switches an admin sets (e.g. TOTP mandatory for auditors)."""
+
+    __tablename__ = "instance_setting"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(500))
+
+
+class AuditEntry(db.Model):
+    """One staff action; each entry carries the hash of the previous one. Never updated, never deleted."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(320))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    # no ON DELETE action: an audited initiative cannot be deleted, and nothing rewrites an entry
+    initiative_id: Mapped[int | None] = mapped_column(sa.ForeignKey("initiative.id"))
+    target: Mapped[str] = mapped_column(sa.String(200), default="")
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    details: Mapped[str] = mapped_column(sa.Text, default="{}")
+    # unique: two writers that read the same last entry cannot both append after it (the chain cannot fork)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    __table_args__ = (sa.Index("ix_audit_initiative_created", "initiative_id", "created_at"),)
+
+
+class Quarantine(db.Model):
+    """Statements set aside by criteria, with a written reason; released again by setting `released_at`."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
+    criteria: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    statement_count: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_by: Mapped[str | None] = mapped_column(sa.String(320))
+    released_at: Mapped[datetime | None]
+
+
+class ExportRecord(db.Model):
+    """One export written by `export create` or the staff side: where it lies and what its manifest says."""
+
+    __tablename__ = "export_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(320))
+    directory: Mapped[str] = mapped_column(sa.String(500))
+    countries: Mapped[str] = mapped_column(sa.String(100), default="")
+    statement_count: Mapped[int] = mapped_column(default=0)
+    manifest_sha256: Mapped[str] = mapped_column(sa.String(64))

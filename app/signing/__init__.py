@@ -1,0 +1,1 @@
+"""The signer's side: the form, submission and confirmation."""

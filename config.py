@@ -1,0 +1,141 @@
+"""Configuration classes, read from the environment when the app is created (CONTRACT.md, "Configuration")."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+
+
+class MissingSecret(RuntimeError):
+    """A production secret is not set, or the configuration cannot work."""
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _flag(name: str, default: str) -> bool:
+    return _env(name, default).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_path() -> Path:
+    return Path(_env("QUORUM_INSTANCE", str(ROOT / "instance")))
+
+
+def _instance_secret(name: str, filename: str) -> str:
+    """Outside production, a secret missing from the environment is generated once and kept in instance/."""
+    if _env(name):
+        return _env(name)
+    folder = instance_path()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race; read what it wrote
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
+
+
+class Config:
+    """Development defaults: SQLite in instance/, mail written to instance/mail/, secrets generated once."""
+
+    ENV_NAME = "development"
+    TESTING = False
+    RATELIMIT_DEFAULT = "1"
+    CAPTCHA_DEFAULT = "1"
+
+    def __init__(self) -> None:
+        instance = instance_path()
+        self.INSTANCE_PATH = str(instance)
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or f"sqlite:///{instance / 'quorum.db'}"
+        # hide_parameters: an error message must never carry a signer's data into a log
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+        self.MAIL_FROM = _env("MAIL_FROM", "Quorum <noreply@localhost>")
+        self.SMTP_URL = _env("SMTP_URL")
+        self.SMTP_TIMEOUT = float(_env("SMTP_TIMEOUT", "10"))
+        self.MAIL_DIR = str(instance / "mail")
+        self.BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.CONFIRM_MAX_AGE = int(_env("CONFIRM_MAX_AGE", "604800"))
+        self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024)))
+        self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
+        self.RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", self.RATELIMIT_DEFAULT)
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.SIGN_RATE_LIMIT = _env("SIGN_RATE_LIMIT", "20 per minute; 200 per hour")
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
+        self.CAPTCHA_ENABLED = _flag("CAPTCHA_ENABLED", self.CAPTCHA_DEFAULT)
+        self.EMAIL_CHECK_DELIVERABILITY = _flag("EMAIL_CHECK_DELIVERABILITY", "0")
+        self.MAX_EMAILS_PER_STATEMENT = 5
+        self.MAX_SIGNERS_PER_EMAIL = 2  # a household, as the UK Parliament petitions service allows
+        self.MAIL_MAX_ATTEMPTS = int(_env("MAIL_MAX_ATTEMPTS", "10"))
+        self.MAIL_RETRY_BASE_SECONDS = int(_env("MAIL_RETRY_BASE_SECONDS", "30"))
+        self.STAFF_SESSION_IDLE_SECONDS = int(_env("STAFF_SESSION_IDLE_SECONDS", "1800"))
+        self.ARGON2_PARAMS: dict[str, int] = {}
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a signer may take their time
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.BASE_URL.startswith("https://")
+        self.SECRET_KEY = self._secret("SECRET_KEY", "secret_key")
+        self.FINGERPRINT_KEY = self._secret("FINGERPRINT_KEY", "fingerprint_key")
+        self.EXPORT_SIGNING_KEY = self._secret("EXPORT_SIGNING_KEY", "export_signing_key", required=False)
+
+    def _secret(self, name: str, filename: str, required: bool = True) -> str:
+        return _instance_secret(name, filename)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in vars(self).items() if key.isupper()}
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    RATELIMIT_DEFAULT = "0"
+    CAPTCHA_DEFAULT = "0"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        if not _env("DATABASE_URL"):
+            raise MissingSecret("DATABASE_URL is not set: production needs a PostgreSQL URL")
+        super().__init__()
+
+    def _secret(self, name: str, filename: str, required: bool = True) -> str:
+        value = _env(name)
+        if not value and required:
+            raise MissingSecret(f"{name} is not set: production refuses to start without it")
+        return value
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    """The config for QUORUM_ENV (or `name`), reading the environment now."""
+    name = name or _env("QUORUM_ENV", "development")
+    if name not in CONFIGS:
+        raise MissingSecret(f"QUORUM_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]()

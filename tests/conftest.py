@@ -1,0 +1,151 @@
+"""Fixtures: `app`, `client`, `db` on SQLite and on a throwaway PostgreSQL 15 cluster; a real SMTP server.
+
+Integration tests that take the `backend` fixture (directly or through `app`) run once per database. The
+PostgreSQL cluster starts once per session; migrations run once per database; each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Secrets and mail files of the test run live in a temporary instance folder, never in the repository's.
+_INSTANCE = Path(tempfile.mkdtemp(prefix="quorum-test-instance-"))
+os.environ["QUORUM_INSTANCE"] = str(_INSTANCE)
+os.environ["QUORUM_ENV"] = "testing"
+for _name in ("DATABASE_URL", "SMTP_URL", "SECRET_KEY", "FINGERPRINT_KEY", "EXPORT_SIGNING_KEY", "BASE_URL"):
+    os.environ.pop(_name, None)
+
+import sqlalchemy as sa  # noqa: E402
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db as _db  # noqa: E402
+from config import TestingConfig  # noqa: E402
+
+from .support import postgres  # noqa: E402
+from .support.smtp import MailServer  # noqa: E402
+
+REQUIRE_ALL = os.environ.get("QUORUM_TEST_REQUIRE_ALL") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything that runs on PostgreSQL or in Chromium is slow: `-m "not slow"` is the quick loop."""
+    for item in items:
+        if "postgres" in item.keywords or "browser" in item.keywords:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster]:
+    if not postgres.available():
+        if REQUIRE_ALL:
+            pytest.fail("PostgreSQL 15 server binaries are missing (run `make system-deps`)")
+        pytest.skip("PostgreSQL 15 server binaries are missing")
+    cluster = postgres.Cluster()
+    cluster.init()
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+_migrated: dict[str, str] = {}
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(TestingConfig(), SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database URL of this run, migrated once per session."""
+    name = request.param
+    if name not in _migrated:
+        if name == "sqlite":
+            url = f"sqlite:///{_INSTANCE / 'test.db'}"
+        else:
+            url = request.getfixturevalue("pg_cluster").create_database("quorum_test")
+        _migrate(url)
+        _migrated[name] = url
+    elif name == "postgresql":
+        request.getfixturevalue("pg_cluster")
+    return _migrated[name]
+
+
+def _empty_tables() -> None:
+    tables = [t for t in reversed(_db.metadata.sorted_tables)]
+    if _db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        _db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            _db.session.execute(table.delete())
+    _db.session.commit()
+
+
+@pytest.fixture
+def app_factory(backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Make more apps on the same database (two app servers, a worker beside the web)."""
+    made: list[Flask] = []
+
+    def make(**overrides: object) -> Flask:
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": backend,
+            "WTF_CSRF_ENABLED": False,
+            "MAIL_DIR": str(tmp_path / "mail"),
+            "SERVER_NAME": None,
+        }
+        settings.update(overrides)
+        application = create_app(TestingConfig(), **settings)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        with application.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    application = app_factory()
+    with application.app_context():
+        _empty_tables()
+        yield application
+        _db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask):  # type: ignore[no-untyped-def]
+    return _db
+
+
+@pytest.fixture
+def smtp() -> Iterator[MailServer]:
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(app: Flask, smtp: MailServer) -> Flask:
+    """The app delivering over SMTP to the test server."""
+    app.config["SMTP_URL"] = smtp.url
+    return app

@@ -1,0 +1,1 @@
+"""Test support: real servers (PostgreSQL cluster, SMTP) and small factories."""

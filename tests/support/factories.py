@@ -1,0 +1,89 @@
+"""Small factories: initiatives with an auditor key, valid sign-form data, links out of emails."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from app.extensions import db
+from app.initiatives import create_initiative
+from app.models import Initiative, utctoday
+from app.sealing import generate_key_pair
+
+# Valid national numbers from python-stdnum's own documentation (doctests); born long ago, so of age.
+PESEL = "44051401359"  # PL, born 1944-05-14
+CNP = "1630615123457"  # RO, born 1963-06-15
+EGN = "7523169263"  # BG, born 1875-03-16
+
+LINK = re.compile(r"https?://[^\s\"<>]+/confirm/[^\s\"<>]+")
+
+
+def make_initiative(slug: str = "stop-scanning", *, start: date | None = None, end: date | None = None,
+                    draft: bool = False, with_key: bool = True, **kwargs: Any) -> tuple[Initiative, bytes]:
+    """A collecting initiative (or as asked) and the auditor's private key, committed."""
+    today = utctoday()
+    start = start or today - timedelta(days=10)
+    end = end or start + timedelta(days=300)
+    initiative = create_initiative(slug=slug, title=kwargs.pop("title", f"Initiative {slug}"), start=start, end=end,
+                                   draft=draft, **kwargs)
+    private = b""
+    if with_key:
+        private, public = generate_key_pair()
+        initiative.auditor_public_key = public
+    db.session.commit()
+    return initiative, private
+
+
+def part_a(country: str = "DE", **overrides: str) -> dict[str, str]:
+    data = {
+        "country": country,
+        "first_names": "Zoë Anna",
+        "family_names": "Müller-Lüdenscheidt",
+        "date_of_birth": "1980-02-29",
+        "street": "Hauptstraße 12",
+        "postal_code": "10115",
+        "city": "Berlin",
+        "residence_country": "DE",
+        "email": "zoe@example.org",
+        "privacy_consent": "y",
+    }
+    data.update(overrides)
+    return data
+
+
+def part_b(country: str = "PL", **overrides: str) -> dict[str, str]:
+    data = {
+        "country": country,
+        "first_names": "Agnieszka",
+        "family_names": "Wiśniewska",
+        "id_type": "personal_number",
+        "id_number": PESEL,
+        "email": "agnieszka@example.org",
+        "privacy_consent": "y",
+    }
+    data.update(overrides)
+    return data
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("html",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def confirm_link(message: EmailMessage) -> str:
+    links = set(LINK.findall(text_of(message)))
+    assert len(links) == 1, links
+    return links.pop()
+
+
+def path_of(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)

@@ -1,0 +1,76 @@
+"""A throwaway PostgreSQL 15 cluster (initdb + pg_ctl) on loopback, run as `postgres` when we are root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("QUORUM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def available() -> bool:
+    return (PG_BIN / "initdb").exists() and (PG_BIN / "pg_ctl").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Cluster:
+    """Start with `start()`, stop with `stop()`; `restart()` for tests that outlive a database restart."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="quorum-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+            os.chmod(self.root, 0o700)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(a) for a in args]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
+
+    def init(self) -> None:
+        self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8")
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "log", "-w", "-t", "60",
+                  "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def destroy(self) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
