@@ -171,6 +171,12 @@ def demo_seed() -> None:
 
 
 def register(app: Flask) -> None:
+    from .admin.cli import users_cli
+    from .audit.cli import audit_cli, retention_cli
+    from .exports.cli import export_cli
+
+    for group in (users_cli, export_cli, audit_cli, retention_cli):
+        app.cli.add_command(group)
     app.cli.add_command(initiatives_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(mail_cli)

@@ -36,4 +36,6 @@ def register(app: Flask) -> None:
         state = member_states().get(code)
         return state.name if state else code
 
-    app.jinja_env.globals.update(_=gettext, ngettext=ngettext)
+    from .admin.access import current_staff
+
+    app.jinja_env.globals.update(_=gettext, ngettext=ngettext, current_staff=current_staff)

@@ -1,17 +1,10 @@
-"""Staff pages. Sign-in lives here; the rest of the staff side grows from it."""
+"""The staff blueprint. Each feature's views live in their own module and register on this blueprint."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
-
-@blueprint.get("/")
-def index():  # type: ignore[no-untyped-def]
-    return redirect(url_for("admin.login"))
-
-
-@blueprint.get("/login")
-def login() -> str:
-    return render_template("admin/login.html")
+# Imported for their routes; each module owns one feature of the staff side.
+from . import auth  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Verifiable exports: sealed per-country files and a signed manifest."""
