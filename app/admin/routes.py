@@ -7,4 +7,12 @@ from flask import Blueprint
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Imported for their routes; each module owns one feature of the staff side.
-from . import auth  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    accounts,
+    audit_views,
+    auth,
+    dashboard,
+    exports,
+    initiatives,
+    quarantine,
+)

@@ -1,0 +1,1 @@
+"""Staff views: audit_views (being built)."""

@@ -1,0 +1,1 @@
+"""Staff views: dashboard (being built)."""

@@ -1,0 +1,1 @@
+"""Staff views: exports (being built)."""

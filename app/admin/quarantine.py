@@ -1,0 +1,1 @@
+"""Staff views: quarantine (being built)."""
