@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# links in emails point at the server `make run` starts, unless BASE_URL says otherwise
+export BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test test-quick lint format bench system-deps clean
 
