@@ -44,7 +44,7 @@ def _has_control_characters(text: str) -> bool:
 class SignForm(FlaskForm):
     """Field names are the contract's (CONTRACT.md, "Signing, over HTTP")."""
 
-    country = SelectField(_l("Your nationality"), choices=[], validate_choice=False)
+    country = SelectField(_l("Member state of your nationality"), choices=[], validate_choice=False)
     first_names = StringField(_l("First names (all of them)"))
     family_names = StringField(_l("Family names"))
     date_of_birth = StringField(_l("Date of birth"))
@@ -161,8 +161,7 @@ def validate_submission(form: SignForm, countries: dict[str, InitiativeCountry],
             try:
                 id_number = validate_number(country, id_type, values["id_number"])
             except InvalidNumber:
-                errors["id_number"] = _("This is not a valid %(document)s number. Check it and try again.",
-                                        document=str(ID_TYPE_LABELS[id_type]).lower())
+                errors["id_number"] = _("This is not a valid number for this document. Check it and try again.")
             else:
                 birth_from_number = birth_date_from_number(country, id_type, id_number)
                 if birth_from_number is not None:

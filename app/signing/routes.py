@@ -55,6 +55,16 @@ def initiative_page(slug: str) -> str:
     )
 
 
+@blueprint.get("/i/<slug>/privacy")
+def privacy(slug: str) -> str:
+    """The privacy statement a signer agrees to: what is kept, who can read it, and for how long."""
+    initiative = find_initiative(slug)
+    if initiative is None or initiative.status == "draft":
+        abort(404)
+    return render_template("signing/privacy.html", initiative=initiative,
+                           confirm_days=max(1, current_app.config["CONFIRM_MAX_AGE"] // 86400))
+
+
 def _country_rules(initiative: Initiative) -> dict[str, dict[str, object]]:
     """What the page's script needs to change fields in place; the server checks all of it again."""
     rules: dict[str, dict[str, object]] = {}
