@@ -1,18 +1,293 @@
-"""Staff accounts, managed by admins."""
+"""Staff accounts, managed by admins (and by `flask users create`): every change goes into the audit log."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import render_template
+from collections.abc import Iterable
+from typing import Any
 
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from ..audit.log import record
+from ..database import insert_unless_conflict
 from ..extensions import db
-from ..models import StaffUser
-from .access import staff_required
+from ..models import STAFF_ROLES, Initiative, InstanceSetting, StaffUser, utcnow
+from .access import TOTP_REQUIRED_FOR_AUDITORS, actor, current_staff, instance_setting, staff_required
+from .passwords import hash_password, password_problem
 from .routes import blueprint
+
+
+class AccountError(ValueError):
+    """An account cannot be created or changed as asked; the message says why, in the staff member's words."""
+
+
+# --- services: plain values in, domain errors out, never commit -------------------------------------------------
+
+
+def normalize_email(raw: str) -> str:
+    """One spelling per address (lower case), so the unique constraint catches a duplicate in any case."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise AccountError(_("%(email)s is not a valid email address.", email=repr(raw))) from error
+
+
+def check_role(role: str) -> str:
+    if role not in STAFF_ROLES:
+        raise AccountError(_("The role must be one of %(roles)s, not %(role)s.", roles=", ".join(STAFF_ROLES),
+                             role=repr(role)))
+    return role
+
+
+def initiatives_by_slug(slugs: Iterable[str]) -> list[Initiative]:
+    """The initiatives named, in slug order; an unknown slug is an error, not silently dropped."""
+    wanted = sorted(set(slugs))
+    if not wanted:
+        return []
+    found = list(db.session.scalars(sa.select(Initiative).where(Initiative.slug.in_(wanted)).order_by(Initiative.slug)))
+    missing = sorted(set(wanted) - {initiative.slug for initiative in found})
+    if missing:
+        raise AccountError(_("There is no initiative %(slugs)s.", slugs=", ".join(repr(s) for s in missing)))
+    return found
+
+
+def email_taken(email: str) -> bool:
+    return db.session.scalar(sa.select(StaffUser.id).where(sa.func.lower(StaffUser.email) == email)) is not None
+
+
+def create_account(*, email: str, role: str, password: str, initiatives: list[Initiative], actor: str) -> StaffUser:
+    """Add a staff account; the database's unique email, not a read-then-write, refuses a duplicate."""
+    email = normalize_email(email)
+    check_role(role)
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem)
+    if role == "admin":
+        initiatives = []  # admins see every initiative
+    values = {"email": email, "password_hash": hash_password(password), "role": role, "active": True,
+              "created_at": utcnow()}
+    if not insert_unless_conflict(StaffUser.__table__, values):
+        raise AccountError(_("An account with the address %(email)s exists already.", email=email))
+    user = db.session.scalars(sa.select(StaffUser).where(StaffUser.email == email)).one()
+    user.initiatives = list(initiatives)
+    record(actor, "account.create", target=email,
+           details={"role": role, "initiatives": [initiative.slug for initiative in initiatives]})
+    for initiative in initiatives:
+        record(actor, "account.access_given", initiative=initiative, target=email)
+    return user
+
+
+def change_account(user: StaffUser, *, role: str, initiatives: list[Initiative], actor: str,
+                   acting_id: int | None) -> dict[str, Any]:
+    """Change role and initiatives; returns what changed (empty: nothing to record)."""
+    check_role(role)
+    if user.id == acting_id and role != user.role:
+        raise AccountError(_("You cannot change your own role; another admin can."))
+    if role == "admin":
+        initiatives = []
+    before = {initiative.slug: initiative for initiative in user.initiatives}
+    after = {initiative.slug: initiative for initiative in initiatives}
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changes: dict[str, Any] = {}
+    if role != user.role:
+        changes["role"] = {"from": user.role, "to": role}
+    if added or removed:
+        changes["initiatives"] = {"added": added, "removed": removed}
+    if not changes:
+        return changes
+    user.role = role
+    user.initiatives = [after[slug] for slug in sorted(after)]
+    record(actor, "account.change", target=user.email, details=changes)
+    # One entry per initiative too, so each initiative's own audit trail shows who was given it.
+    for slug in added:
+        record(actor, "account.access_given", initiative=after[slug], target=user.email)
+    for slug in removed:
+        record(actor, "account.access_removed", initiative=before[slug], target=user.email)
+    return changes
+
+
+def set_active(user: StaffUser, active: bool, *, actor: str, acting_id: int | None) -> bool:
+    """Deactivate or reactivate; an admin cannot lock themselves out. Returns whether anything changed."""
+    if not active and user.id == acting_id:
+        raise AccountError(_("You cannot deactivate your own account; another admin can."))
+    if user.active == active:
+        return False
+    user.active = active
+    record(actor, "account.reactivate" if active else "account.deactivate", target=user.email)
+    return True
+
+
+def reset_password(user: StaffUser, password: str, *, actor: str) -> None:
+    """A new password set by an admin; the old one's sessions end with it (see access._credential_key)."""
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = hash_password(password)
+    record(actor, "account.password_reset", target=user.email)
+
+
+def reset_second_factor(user: StaffUser, *, actor: str) -> bool:
+    """For a staff member who lost their device: they enrol again at the next sign-in."""
+    if user.totp_secret is None:
+        return False
+    user.totp_secret = None
+    record(actor, "account.totp_reset", target=user.email)
+    return True
+
+
+def set_totp_required_for_auditors(required: bool, *, actor: str) -> bool:
+    """Returns whether the setting changed."""
+    value = "1" if required else "0"
+    setting = db.session.get(InstanceSetting, TOTP_REQUIRED_FOR_AUDITORS)
+    before = setting.value if setting is not None else "0"
+    if before == value:
+        return False
+    if setting is None:
+        db.session.add(InstanceSetting(key=TOTP_REQUIRED_FOR_AUDITORS, value=value))
+    else:
+        setting.value = value
+    record(actor, "settings.change", target=TOTP_REQUIRED_FOR_AUDITORS, details={"from": before, "to": value})
+    return True
+
+
+# --- views: admins only -------------------------------------------------------------------------------------------
+
+
+def _account(user_id: int) -> StaffUser:
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _all_initiatives() -> list[Initiative]:
+    return list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
+
+
+def _acting_id() -> int | None:
+    user = current_staff()
+    return user.id if user is not None else None
 
 
 @blueprint.get("/accounts")
 @staff_required("admin")
 def accounts() -> str:
     users = list(db.session.scalars(sa.select(StaffUser).order_by(StaffUser.email)))
-    return render_template("admin/accounts.html", users=users)
+    required = instance_setting(TOTP_REQUIRED_FOR_AUDITORS) == "1"
+    auditors_without = [u for u in users if u.role == "auditor" and u.active and not u.totp_secret]
+    return render_template("admin/accounts.html", users=users, totp_required=required,
+                           auditors_without=auditors_without)
+
+
+@blueprint.route("/accounts/new", methods=["GET", "POST"])
+@staff_required("admin")
+def account_new() -> ResponseReturnValue:
+    form = {"email": "", "role": "organizer", "initiatives": []}
+    error = None
+    if request.method == "POST":
+        form = {"email": request.form.get("email", ""), "role": request.form.get("role", ""),
+                "initiatives": request.form.getlist("initiatives")}
+        try:
+            user = create_account(email=str(form["email"]), role=str(form["role"]),
+                                  password=request.form.get("password", ""),
+                                  initiatives=initiatives_by_slug(form["initiatives"]), actor=actor())
+        except AccountError as failure:
+            db.session.rollback()
+            error = str(failure)
+        else:
+            db.session.commit()
+            flash(_("Account %(email)s created.", email=user.email), "status")
+            return redirect(url_for("admin.accounts"))
+    return render_template("admin/account_new.html", form=form, error=error, roles=STAFF_ROLES,
+                           initiatives=_all_initiatives()), (422 if error else 200)
+
+
+def _render_edit(user: StaffUser, error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    current = current_staff()
+    return render_template("admin/account_edit.html", user=user, error=error, roles=STAFF_ROLES,
+                           initiatives=_all_initiatives(), given={i.slug for i in user.initiatives},
+                           is_self=current is not None and current.id == user.id), status
+
+
+@blueprint.route("/accounts/<int:user_id>", methods=["GET", "POST"])
+@staff_required("admin")
+def account_edit(user_id: int) -> ResponseReturnValue:
+    user = _account(user_id)
+    if request.method == "GET":
+        return _render_edit(user)
+    try:
+        changes = change_account(user, role=request.form.get("role", ""),
+                                 initiatives=initiatives_by_slug(request.form.getlist("initiatives")),
+                                 actor=actor(), acting_id=_acting_id())
+    except AccountError as failure:
+        db.session.rollback()
+        return _render_edit(user, str(failure), 422)
+    db.session.commit()
+    flash(_("Account %(email)s changed.", email=user.email) if changes else _("Nothing changed."), "status")
+    return redirect(url_for("admin.account_edit", user_id=user.id))
+
+
+def _set_active(user_id: int, active: bool) -> ResponseReturnValue:
+    user = _account(user_id)
+    try:
+        changed = set_active(user, active, actor=actor(), acting_id=_acting_id())
+    except AccountError as failure:
+        db.session.rollback()
+        return _render_edit(user, str(failure), 422)
+    db.session.commit()
+    if changed:
+        flash(_("Account %(email)s reactivated.", email=user.email) if active
+              else _("Account %(email)s deactivated.", email=user.email), "status")
+    return redirect(url_for("admin.account_edit", user_id=user.id))
+
+
+@blueprint.post("/accounts/<int:user_id>/deactivate")
+@staff_required("admin")
+def account_deactivate(user_id: int) -> ResponseReturnValue:
+    return _set_active(user_id, False)
+
+
+@blueprint.post("/accounts/<int:user_id>/reactivate")
+@staff_required("admin")
+def account_reactivate(user_id: int) -> ResponseReturnValue:
+    return _set_active(user_id, True)
+
+
+@blueprint.post("/accounts/<int:user_id>/password")
+@staff_required("admin")
+def account_password(user_id: int) -> ResponseReturnValue:
+    user = _account(user_id)
+    try:
+        reset_password(user, request.form.get("password", ""), actor=actor())
+    except AccountError as failure:
+        db.session.rollback()
+        return _render_edit(user, str(failure), 422)
+    db.session.commit()
+    flash(_("The password of %(email)s is reset; tell them the new one by another channel.", email=user.email),
+          "status")
+    return redirect(url_for("admin.account_edit", user_id=user.id))
+
+
+@blueprint.post("/accounts/<int:user_id>/second-factor/reset")
+@staff_required("admin")
+def account_totp_reset(user_id: int) -> ResponseReturnValue:
+    user = _account(user_id)
+    if reset_second_factor(user, actor=actor()):
+        db.session.commit()
+        flash(_("The second factor of %(email)s is removed; they can set up a new one.", email=user.email), "status")
+    return redirect(url_for("admin.account_edit", user_id=user.id))
+
+
+@blueprint.post("/accounts/settings")
+@staff_required("admin")
+def account_settings() -> ResponseReturnValue:
+    required = request.form.get(TOTP_REQUIRED_FOR_AUDITORS) == "1"
+    if set_totp_required_for_auditors(required, actor=actor()):
+        db.session.commit()
+        flash(_("Auditors must now use a second factor.") if required
+              else _("A second factor is now optional for auditors."), "status")
+    return redirect(url_for("admin.accounts"))
