@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .eci.member_states import ECI_GOAL, ECI_MIN_COUNTRIES, RULE_SETS, member_states
 from .extensions import db
@@ -16,25 +18,75 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 
 class InitiativeError(ValueError):
-    """An initiative cannot be created or changed as asked; the message says why."""
+    """An initiative cannot be created or changed as asked; the message says why, `errors` says where."""
+
+    def __init__(self, message: str | dict[str, str], field: str = "") -> None:
+        self.errors: dict[str, str] = dict(message) if isinstance(message, dict) else {field: message}
+        super().__init__("; ".join(self.errors.values()))
 
 
 def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it has no such day (31 Jan + 1 = 28/29 Feb)."""
     month = day.month - 1 + months
     year = day.year + month // 12
     month = month % 12 + 1
-    import calendar
-
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def check_dates(start: date, end: date) -> None:
     """At most 12 months of collection from the start date the organizer picks (Art. 8(1))."""
     if end < start:
-        raise InitiativeError("the end date is before the start date")
+        raise InitiativeError(_("the end date is before the start date"), "collection_end")
     if end >= add_months(start, 12):
-        raise InitiativeError("collection may last at most 12 months: the end date must be before "
-                              f"{add_months(start, 12).isoformat()}")
+        raise InitiativeError(
+            _(
+                "collection may last at most 12 months: the end date must be before %(day)s",
+                day=add_months(start, 12).isoformat(),
+            ),
+            "collection_end",
+        )
+
+
+def _check_rules(rule_set: str, goal: int, min_countries: int, codes: list[str]) -> dict[str, str]:
+    """Rule set, goal, minimum countries and member states: the part of an initiative frozen once collection starts."""
+    errors: dict[str, str] = {}
+    states = member_states()
+    if rule_set not in RULE_SETS:
+        errors["rule_set"] = _("rules must be one of %(names)s", names=", ".join(RULE_SETS))
+    if goal < 1:
+        errors["goal"] = _("the goal must be at least 1")
+    unknown = [c for c in codes if c not in states]
+    if unknown:
+        errors["countries"] = _("not member states: %(codes)s", codes=", ".join(unknown))
+    elif not codes:
+        errors["countries"] = _("choose at least one member state")
+    if min_countries < 1:
+        errors["min_countries"] = _("the minimum number of member states must be at least 1")
+    elif codes and not unknown and min_countries > len(set(codes)):
+        errors["min_countries"] = _(
+            "the minimum number of member states (%(minimum)s) is more than the %(count)s taking part",
+            minimum=min_countries,
+            count=len(set(codes)),
+        )
+    return errors
+
+
+def _set_countries(initiative: Initiative, codes: list[str]) -> None:
+    """Rebuild the member-state rows in the table's order, each with its rules from the ECI table."""
+    wanted = set(codes)
+    existing = {c.country_code: c for c in initiative.countries}
+    rows: list[InitiativeCountry] = []
+    for code, state in member_states().items():
+        if code not in wanted:
+            continue
+        row = existing.get(code) or InitiativeCountry(country_code=code)
+        row.position = len(rows)
+        row.threshold = state.threshold(initiative.rule_set)
+        row.min_age = state.min_age
+        row.data_part = state.data_part
+        row.id_types = "|".join(state.id_types)
+        rows.append(row)
+    initiative.countries = rows
 
 
 def create_initiative(
@@ -51,20 +103,21 @@ def create_initiative(
     min_countries: int = ECI_MIN_COUNTRIES,
 ) -> Initiative:
     """Add an initiative and its member-state rules from the ECI table (not committed)."""
+    errors: dict[str, str] = {}
     if not SLUG.match(slug):
-        raise InitiativeError("the slug must be lower-case letters, digits and hyphens (at most 80)")
+        errors["slug"] = _("the slug must be lower-case letters, digits and hyphens (at most 80)")
+    elif db.session.scalar(sa.select(Initiative.id).where(Initiative.slug == slug)) is not None:
+        errors["slug"] = _("an initiative with slug %(slug)r exists already", slug=slug)
     if not title.strip():
-        raise InitiativeError("the title is empty")
-    if rule_set not in RULE_SETS:
-        raise InitiativeError(f"rules must be one of {', '.join(RULE_SETS)}")
-    check_dates(start, end)
-    if db.session.scalar(sa.select(Initiative.id).where(Initiative.slug == slug)) is not None:
-        raise InitiativeError(f"an initiative with slug {slug!r} exists already")
-    states = member_states()
-    codes = [c.upper() for c in countries] if countries else list(states)
-    unknown = [c for c in codes if c not in states]
-    if unknown:
-        raise InitiativeError(f"not member states: {', '.join(unknown)}")
+        errors["title"] = _("the title is empty")
+    try:
+        check_dates(start, end)
+    except InitiativeError as error:
+        errors.update(error.errors)
+    codes = [c.upper() for c in countries] if countries is not None else list(member_states())
+    errors.update(_check_rules(rule_set, goal, min_countries, codes))
+    if errors:
+        raise InitiativeError(errors)
     initiative = Initiative(
         slug=slug,
         title=title.strip(),
@@ -76,27 +129,193 @@ def create_initiative(
         collection_end=end,
         status="draft" if draft else "collecting",
     )
-    position = 0
-    for code, state in states.items():
-        if code not in codes:
-            continue
-        initiative.countries.append(
-            InitiativeCountry(
-                country_code=code,
-                position=position,
-                threshold=state.threshold(rule_set),
-                min_age=state.min_age,
-                data_part=state.data_part,
-                id_types="|".join(state.id_types),
-            )
-        )
-        position += 1
+    _set_countries(initiative, codes)
     db.session.add(initiative)
     db.session.flush()
     return initiative
 
 
+def has_statements(initiative: Initiative) -> bool:
+    """Any statement at all, pending or not: once one exists its country and rules are part of it."""
+    found = db.session.scalar(sa.select(Statement.id).where(Statement.initiative_id == initiative.id).limit(1))
+    return found is not None
+
+
+def collection_started(initiative: Initiative, today: date) -> bool:
+    """Published (not a draft) and the start date reached: the campaign is, or was, collecting."""
+    return initiative.status != "draft" and today >= initiative.collection_start
+
+
+def rules_frozen(initiative: Initiative, today: date) -> bool:
+    """Rules, thresholds and member states may not change under statements already given (Annex I, Art. 8)."""
+    return collection_started(initiative, today) or has_statements(initiative)
+
+
+@dataclass
+class InitiativeChanges:
+    """What the staff form asks to set; a field left None is not changed."""
+
+    title: str | None = None
+    summary: str | None = None
+    start: date | None = None
+    end: date | None = None
+    rule_set: str | None = None
+    goal: int | None = None
+    min_countries: int | None = None
+    countries: list[str] | None = None
+
+
+FROZEN_FIELDS = ("rule_set", "goal", "min_countries", "countries")
+
+
+def _snapshot(initiative: Initiative) -> dict[str, object]:
+    return {
+        "title": initiative.title,
+        "summary": initiative.summary,
+        "start": initiative.collection_start.isoformat(),
+        "end": initiative.collection_end.isoformat(),
+        "rule_set": initiative.rule_set,
+        "goal": initiative.goal,
+        "min_countries": initiative.min_countries,
+        "countries": [c.country_code for c in initiative.countries],
+    }
+
+
+def update_initiative(initiative: Initiative, changes: InitiativeChanges, today: date) -> dict[str, list[object]]:
+    """Apply an edit within the campaign's guards; returns {field: [before, after]} for the audit log."""
+    if initiative.status in ("submitted", "withdrawn"):
+        raise InitiativeError(_("a submitted or withdrawn initiative cannot be changed"))
+    before = _snapshot(initiative)
+    frozen = rules_frozen(initiative, today)
+    started = collection_started(initiative, today)
+    errors: dict[str, str] = {}
+
+    title = initiative.title if changes.title is None else changes.title.strip()
+    if not title:
+        errors["title"] = _("the title is empty")
+    elif len(title) > 200:
+        errors["title"] = _("the title may have at most 200 characters")
+
+    start = changes.start or initiative.collection_start
+    end = changes.end or initiative.collection_end
+    if started and start != initiative.collection_start:
+        errors["collection_start"] = _("collection has started: the start date cannot move")
+    try:
+        check_dates(start, end)
+    except InitiativeError as error:
+        errors.update(error.errors)
+    if started and end != initiative.collection_end and end < today:
+        errors.setdefault(
+            "collection_end",
+            _("collection has started: the end date cannot be before today; close the initiative instead"),
+        )
+
+    rule_set = changes.rule_set or initiative.rule_set
+    goal = initiative.goal if changes.goal is None else changes.goal
+    min_countries = initiative.min_countries if changes.min_countries is None else changes.min_countries
+    current_codes = [c.country_code for c in initiative.countries]
+    codes = current_codes if changes.countries is None else [c.upper() for c in changes.countries]
+    if frozen:
+        asked = {"rule_set": rule_set, "goal": goal, "min_countries": min_countries, "countries": sorted(set(codes))}
+        held = {**before, "countries": sorted(current_codes)}
+        reason = _("collection has started or statements exist: rules, thresholds and member states are frozen")
+        errors.update({name: reason for name in FROZEN_FIELDS if asked[name] != held[name]})
+    errors.update({k: v for k, v in _check_rules(rule_set, goal, min_countries, codes).items() if k not in errors})
+    if errors:
+        raise InitiativeError(errors)
+
+    initiative.title = title
+    if changes.summary is not None:
+        initiative.summary = changes.summary
+    initiative.collection_start, initiative.collection_end = start, end
+    if not frozen:
+        initiative.rule_set, initiative.goal, initiative.min_countries = rule_set, goal, min_countries
+        _set_countries(initiative, codes)
+    db.session.flush()
+    after = _snapshot(initiative)
+    return {name: [before[name], after[name]] for name in before if before[name] != after[name]}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One status change offered on the staff side."""
+
+    to: str
+    allowed: bool
+    why_not: str = ""
+
+
+STATUS_FLOW: dict[str, tuple[str, ...]] = {
+    "draft": ("collecting", "withdrawn"),
+    "collecting": ("draft", "closed", "submitted", "withdrawn"),
+    "closed": ("collecting", "submitted", "withdrawn"),
+    "submitted": (),
+    "withdrawn": (),
+}
+"""draft -> collecting -> closed -> submitted, and withdrawn; submitted and withdrawn are final."""
+
+
+def _refusal(initiative: Initiative, to: str, today: date) -> str:
+    """Why `initiative` may not move to `to` today, or "" when it may."""
+    current = initiative.status
+    if current == "submitted":
+        return _("the initiative was submitted: its status cannot change any more")
+    if current == "withdrawn":
+        return _("the initiative was withdrawn: its status cannot change any more")
+    if to not in STATUS_FLOW.get(current, ()):
+        return _("an initiative cannot go from %(current)s to %(to)s", current=current, to=to)
+    if to == "collecting":
+        if initiative.auditor_public_key is None:
+            return _(
+                "there is no auditor public key yet, so statements could not be sealed. Make the key pair "
+                "first: flask --app wsgi keys generate --initiative %(slug)s --out FILE (the auditor keeps "
+                "FILE, the server keeps only the public key)",
+                slug=initiative.slug,
+            )
+        if today > initiative.collection_end:
+            return _("the end date has passed: move it first (at most 12 months after the start)")
+    if to == "draft" and (collection_started(initiative, today) or has_statements(initiative)):
+        return _("collection has started or statements exist: it cannot go back to draft; close or withdraw it")
+    if to == "submitted" and current == "collecting" and today <= initiative.collection_end:
+        return _("collection is still open: close it before submitting")
+    return ""
+
+
+def transitions(initiative: Initiative, today: date) -> list[Transition]:
+    """Every next status in the flow, with whether it is allowed now and why not."""
+    result = []
+    for to in STATUS_FLOW.get(initiative.status, ()):
+        why = _refusal(initiative, to, today)
+        result.append(Transition(to=to, allowed=not why, why_not=why))
+    return result
+
+
+def change_status(initiative: Initiative, to: str, reason: str, today: date) -> dict[str, str]:
+    """Move along the status flow with a written reason; returns the details for the audit log."""
+    errors: dict[str, str] = {}
+    if to not in STATUS_FLOW:
+        errors["status"] = _("unknown status %(status)r", status=to)
+    else:
+        why = _refusal(initiative, to, today)
+        if why:
+            errors["status"] = why
+    if not reason.strip():
+        errors["reason"] = _("say why: the reason goes into the audit log")
+    if errors:
+        raise InitiativeError(errors)
+    before = initiative.status
+    initiative.status = to
+    if to == "submitted":
+        initiative.submitted_at = utcnow()
+    elif to == "withdrawn":
+        initiative.withdrawn_at = utcnow()
+    db.session.flush()
+    return {"from": before, "to": to}
+
+
 def find_initiative(slug: str) -> Initiative | None:
+    if not SLUG.match(slug):  # e.g. a NUL byte from the URL, which PostgreSQL refuses with an error
+        return None
     return db.session.scalar(sa.select(Initiative).where(Initiative.slug == slug))
 
 

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import render_template
+from dataclasses import dataclass, field
+from datetime import date
 
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from ..audit.log import record
+from ..eci.member_states import ECI_GOAL, ECI_MIN_COUNTRIES, RULE_SETS, member_states
 from ..extensions import db
-from ..models import Initiative
-from .access import current_staff, staff_required
+from ..initiatives import (
+    InitiativeChanges,
+    InitiativeError,
+    change_status,
+    collection_started,
+    create_initiative,
+    rules_frozen,
+    transitions,
+    update_initiative,
+)
+from ..models import Initiative, utctoday
+from .access import actor, current_staff, initiative_for_staff, staff_required
 from .routes import blueprint
+
+MANAGERS = ("admin", "organizer")
 
 
 @blueprint.get("/")
@@ -22,3 +42,207 @@ def index() -> str:
     else:
         initiatives = list(user.initiatives)
     return render_template("admin/index.html", initiatives=initiatives)
+
+
+@dataclass
+class InitiativeForm:
+    """What the staff member typed (kept as typed, to show again) and the errors beside each field."""
+
+    values: MultiDict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def value(self, name: str, default: object = "") -> str:
+        return self.values.get(name, str(default))
+
+    def countries(self) -> list[str]:
+        return self.values.getlist("countries")
+
+
+def _form_for(initiative: Initiative) -> InitiativeForm:
+    values: MultiDict[str, str] = MultiDict(
+        {
+            "title": initiative.title,
+            "summary": initiative.summary,
+            "collection_start": initiative.collection_start.isoformat(),
+            "collection_end": initiative.collection_end.isoformat(),
+            "rule_set": initiative.rule_set,
+            "goal": str(initiative.goal),
+            "min_countries": str(initiative.min_countries),
+        }
+    )
+    values.setlist("countries", [c.country_code for c in initiative.countries])
+    return InitiativeForm(values)
+
+
+def _parse_date(form: InitiativeForm, name: str) -> date | None:
+    text = form.values.get(name)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        form.errors[name] = _("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def _parse_count(form: InitiativeForm, name: str) -> int | None:
+    text = form.values.get(name)
+    if text is None:
+        return None
+    try:
+        return int(text.strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        form.errors[name] = _("Enter a whole number.")
+        return None
+
+
+def _parse(values: MultiDict[str, str]) -> tuple[InitiativeForm, InitiativeChanges]:
+    """Read the form; a field that was not sent (disabled because frozen) is not changed."""
+    form = InitiativeForm(values)
+    changes = InitiativeChanges(
+        title=values.get("title"),
+        summary=values.get("summary"),
+        start=_parse_date(form, "collection_start"),
+        end=_parse_date(form, "collection_end"),
+        rule_set=values.get("rule_set"),
+        goal=_parse_count(form, "goal"),
+        min_countries=_parse_count(form, "min_countries"),
+        # the hidden marker says the checkboxes were on the page: none ticked then means none chosen
+        countries=values.getlist("countries") if values.get("countries_shown") else None,
+    )
+    return form, changes
+
+
+def _new_page(form: InitiativeForm, status: int = 200) -> tuple[str, int]:
+    return render_template("admin/initiative_new.html", form=form, rule_sets=RULE_SETS, states=member_states()), status
+
+
+@blueprint.route("/initiatives/new", methods=["GET", "POST"])
+@staff_required("admin")
+def initiative_new() -> tuple[str, int] | Response:
+    """Admins create initiatives, always as drafts: publishing is a status change with its own checks."""
+    if request.method == "GET":
+        today = utctoday()
+        values: MultiDict[str, str] = MultiDict(
+            {
+                "collection_start": today.isoformat(),
+                "rule_set": "eci-2024",
+                "goal": str(ECI_GOAL),
+                "min_countries": str(ECI_MIN_COUNTRIES),
+            }
+        )
+        values.setlist("countries", list(member_states()))
+        return _new_page(InitiativeForm(values))
+    form, changes = _parse(request.form)
+    slug = (request.form.get("slug") or "").strip()
+    for name in ("collection_start", "collection_end", "goal", "min_countries"):
+        if not (request.form.get(name) or "").strip():
+            form.errors.setdefault(name, _("This field is required."))
+    # the service checks the rest even when a field could not be read, so every error shows at once
+    try:
+        initiative = create_initiative(
+            slug=slug,
+            title=changes.title or "",
+            start=changes.start or date.min,
+            end=changes.end or date.min,
+            rule_set=changes.rule_set or "",
+            draft=True,
+            summary=changes.summary or "",
+            countries=changes.countries or [],
+            goal=ECI_GOAL if changes.goal is None else changes.goal,
+            min_countries=ECI_MIN_COUNTRIES if changes.min_countries is None else changes.min_countries,
+        )
+    except InitiativeError as error:
+        db.session.rollback()
+        form.errors = {**error.errors, **form.errors}
+    else:
+        if form.errors:
+            db.session.rollback()
+        else:
+            record(
+                actor(),
+                "initiative.create",
+                initiative=initiative,
+                target=initiative.slug,
+                details={
+                    "title": initiative.title,
+                    "rule_set": initiative.rule_set,
+                    "goal": initiative.goal,
+                    "min_countries": initiative.min_countries,
+                    "start": initiative.collection_start.isoformat(),
+                    "end": initiative.collection_end.isoformat(),
+                    "countries": [c.country_code for c in initiative.countries],
+                },
+            )
+            db.session.commit()
+            flash(_("Created %(slug)s as a draft.", slug=initiative.slug), "success")
+            return redirect(url_for("admin.initiative_edit", slug=initiative.slug))
+    return _new_page(form, 422)
+
+
+def _edit_page(
+    initiative: Initiative,
+    form: InitiativeForm,
+    status_errors: dict[str, str] | None = None,
+    status_values: dict[str, str] | None = None,
+    code: int = 200,
+) -> tuple[str, int]:
+    today = utctoday()
+    return render_template(
+        "admin/initiative_edit.html",
+        initiative=initiative,
+        form=form,
+        rule_sets=RULE_SETS,
+        states=member_states(),
+        frozen=rules_frozen(initiative, today),
+        started=collection_started(initiative, today),
+        transitions=transitions(initiative, today),
+        status_errors=status_errors or {},
+        status_values=status_values or {},
+        closed_for_edits=initiative.status in ("submitted", "withdrawn"),
+    ), code
+
+
+@blueprint.route("/initiatives/<slug>/edit", methods=["GET", "POST"])
+@staff_required(*MANAGERS)
+def initiative_edit(slug: str) -> tuple[str, int] | Response:
+    """Organizers edit the initiatives they were given, within the guards of app.initiatives."""
+    initiative = initiative_for_staff(slug)
+    if request.method == "GET":
+        return _edit_page(initiative, _form_for(initiative))
+    form, changes = _parse(request.form)
+    try:
+        changed = update_initiative(initiative, changes, utctoday())
+    except InitiativeError as error:
+        db.session.rollback()
+        form.errors = {**error.errors, **form.errors}
+    else:
+        if form.errors:  # a field that could not be read: nothing is saved
+            db.session.rollback()
+        else:
+            if changed:
+                record(actor(), "initiative.update", initiative=initiative, target=initiative.slug, details=changed)
+                db.session.commit()
+                flash(_("Saved: %(fields)s.", fields=", ".join(sorted(changed))), "success")
+            else:
+                flash(_("Nothing changed."), "info")
+            return redirect(url_for("admin.initiative_edit", slug=initiative.slug))
+    return _edit_page(initiative, form, code=422)
+
+
+@blueprint.post("/initiatives/<slug>/status")
+@staff_required(*MANAGERS)
+def initiative_status(slug: str) -> tuple[str, int] | Response:
+    """One status change, with a reason that goes into the audit log."""
+    initiative = initiative_for_staff(slug)
+    to = (request.form.get("status") or "").strip()
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        details = change_status(initiative, to, reason, utctoday())
+    except InitiativeError as error:
+        db.session.rollback()
+        return _edit_page(initiative, _form_for(initiative), error.errors, {"status": to, "reason": reason}, 422)
+    record(actor(), "initiative.status", initiative=initiative, target=initiative.slug, reason=reason, details=details)
+    db.session.commit()
+    flash(_("%(slug)s is now %(status)s.", slug=initiative.slug, status=initiative.status), "success")
+    return redirect(url_for("admin.initiative_edit", slug=initiative.slug))
