@@ -1,1 +1,75 @@
-"""Staff views: audit_views (being built)."""
+"""The audit log in the browser: auditors (their initiatives) and admins (everything) filter and page through it,
+and see whether the hash chain verifies."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import abort, render_template, request
+from flask_babel import gettext as _
+
+from ..audit.browse import AuditFilter, actions, search
+from ..audit.log import verify_chain
+from ..extensions import db
+from ..models import Initiative
+from .access import current_staff, initiative_for_staff, staff_required
+from .routes import blueprint
+
+INSTANCE = "_instance"  # the filter value for entries of no initiative (sign-ins, accounts): admins only
+
+
+def _date_arg(name: str, errors: dict[str, str]) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Give a date as YYYY-MM-DD.")
+        return None
+
+
+@blueprint.get("/audit")
+@staff_required("admin", "auditor")
+def audit_log() -> str:
+    """Newest first; an auditor sees the entries of the initiatives they were given."""
+    user = current_staff()
+    assert user is not None
+    if user.role == "admin":
+        initiatives = list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
+    else:
+        initiatives = list(user.initiatives)
+    slug = (request.args.get("initiative") or "").strip()
+    instance_only = slug == INSTANCE
+    if instance_only and user.role != "admin":
+        abort(403)
+    if slug and not instance_only:
+        scope: list[int] | None = [initiative_for_staff(slug).id]
+    else:
+        scope = None if user.role == "admin" else [i.id for i in initiatives]
+    errors: dict[str, str] = {}
+    wanted = AuditFilter(
+        initiative_ids=scope,
+        instance_only=instance_only,
+        action=(request.args.get("action") or "").strip(),
+        actor=(request.args.get("actor") or "").strip()[:320],
+        since=_date_arg("since", errors),
+        until=_date_arg("until", errors),
+    )
+    page = request.args.get("page", "1")
+    result = search(wanted, int(page) if page.isdigit() else 1)
+    query = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "admin/audit.html",
+        page=result,
+        chain=verify_chain(),
+        initiatives=initiatives,
+        actions=actions(),
+        selected=slug,
+        args=request.args,
+        errors=errors,
+        query=query,
+        instance_value=INSTANCE,
+        is_admin=user.role == "admin",
+    )

@@ -1,1 +1,104 @@
-"""Staff views: quarantine (being built)."""
+"""Quarantine on the staff side: organizers and auditors of an initiative (and admins) set statements aside by
+criteria with a written reason, preview how many first, apply, and release again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from .. import quarantine as service
+from ..extensions import db
+from ..models import Initiative
+from .access import actor, initiative_for_staff, staff_required
+from .routes import blueprint
+
+ROLES = ("admin", "organizer", "auditor")
+
+
+def _page(initiative: Initiative, form: Mapping[str, str], status: int = 200, **extra: Any) -> tuple[str, int]:
+    html = render_template(
+        "admin/quarantine.html",
+        initiative=initiative,
+        form=form,
+        quarantines=service.quarantines(initiative),
+        shared_networks=service.shared_fingerprints(initiative, "network"),
+        shared_emails=service.shared_fingerprints(initiative, "email"),
+        errors=extra.pop("errors", {}),
+        **extra,
+    )
+    return html, status
+
+
+@blueprint.get("/initiatives/<slug>/quarantine")
+@staff_required(*ROLES)
+def quarantine(slug: str) -> tuple[str, int]:
+    """The criteria form (pre-filled from the query string, e.g. a fingerprint picked below) and past quarantines."""
+    return _page(initiative_for_staff(slug), request.args)
+
+
+@blueprint.post("/initiatives/<slug>/quarantine/preview")
+@staff_required(*ROLES)
+def quarantine_preview(slug: str) -> tuple[str, int]:
+    """How many statements per member state the criteria would set aside; changes nothing."""
+    initiative = initiative_for_staff(slug)
+    try:
+        criteria = service.parse_criteria(initiative, request.form)
+    except service.CriteriaError as error:
+        return _page(initiative, request.form, 422, errors=error.errors)
+    return _page(initiative, request.form, tally=service.preview(initiative, criteria), criteria=criteria)
+
+
+@blueprint.post("/initiatives/<slug>/quarantine")
+@staff_required(*ROLES)
+def quarantine_apply(slug: str) -> BaseResponse | tuple[str, int]:
+    initiative = initiative_for_staff(slug)
+    try:
+        criteria = service.parse_criteria(initiative, request.form)
+        record, tally = service.apply(initiative, criteria, request.form.get("reason", ""), actor())
+    except service.CriteriaError as error:
+        db.session.rollback()
+        return _page(initiative, request.form, 422, errors=error.errors)
+    except service.QuarantineError as error:
+        db.session.rollback()
+        return _page(initiative, request.form, 422, errors={"reason": str(error)})
+    db.session.commit()
+    flash(
+        _(
+            "Quarantine %(id)s set aside %(total)s statements (%(confirmed)s confirmed, no longer counted).",
+            id=record.id,
+            total=tally.total,
+            confirmed=tally.confirmed,
+        ),
+        "ok",
+    )
+    return redirect(url_for("admin.quarantine", slug=slug))
+
+
+@blueprint.post("/initiatives/<slug>/quarantine/<int:quarantine_id>/release")
+@staff_required(*ROLES)
+def quarantine_release(slug: str, quarantine_id: int) -> BaseResponse:
+    initiative = initiative_for_staff(slug)
+    record = service.find_quarantine(initiative, quarantine_id)
+    if record is None:
+        abort(404)
+    try:
+        tally = service.release(initiative, record, request.form.get("reason", ""), actor())
+    except service.QuarantineError as error:
+        db.session.rollback()
+        flash(_("Quarantine %(id)s was not released: %(reason)s", id=quarantine_id, reason=str(error)), "error")
+        return redirect(url_for("admin.quarantine", slug=slug))
+    db.session.commit()
+    flash(
+        _(
+            "Quarantine %(id)s released %(total)s statements (%(confirmed)s confirmed, counted again).",
+            id=quarantine_id,
+            total=tally.total,
+            confirmed=tally.confirmed,
+        ),
+        "ok",
+    )
+    return redirect(url_for("admin.quarantine", slug=slug))

@@ -303,6 +303,8 @@ def confirm(initiative: Initiative, statement_id: uuid.UUID, today: date) -> Con
             .where(
                 InitiativeCountry.initiative_id == initiative.id,
                 InitiativeCountry.country_code == statement.country_code,
+                # a quarantined statement counts only once released (app/quarantine.py adds it back then)
+                sa.exists().where(Statement.id == statement.id, Statement.quarantine_id.is_(None)),
             )
             .values(confirmed_count=InitiativeCountry.confirmed_count + 1)
             .execution_options(synchronize_session=False)
