@@ -113,6 +113,8 @@ class Statement(db.Model):
     sealed_data: Mapped[bytes] = mapped_column(sa.LargeBinary)
     emails_sent: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the newest confirmation link was issued: an unconfirmed statement lives until that link expires
+    link_sent_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     quarantine_id: Mapped[int | None] = mapped_column(sa.ForeignKey("quarantine.id", ondelete="SET NULL"))
 

@@ -3,7 +3,8 @@ Art. 19 and the Commission's data-protection guidance, question 16).
 
 - Statements of an initiative: all of them, 1 month after it was submitted or withdrawn, and at the latest
   21 months after collection started.
-- Unconfirmed statements: once their confirmation link has expired (`created_at` older than CONFIRM_MAX_AGE), or
+- Unconfirmed statements: once their confirmation link has expired (the newest link, `link_sent_at` or else
+  `created_at`, older than CONFIRM_MAX_AGE), or
   once collection is over (a link can no longer confirm anything then).
 - Subscriber addresses: when the owner unsubscribed; never-confirmed ones with their statement; all of them
   12 months after collection ended or the initiative was submitted or withdrawn, whichever came first.
@@ -125,7 +126,7 @@ def _statements_due(initiative: Initiative, now: datetime, link_age: timedelta) 
     unconfirmed = [Statement.initiative_id == initiative.id, Statement.status == "pending"]
     if initiative.public_status(now.date()) in ("closed", "submitted"):
         return "statements_unconfirmed", unconfirmed  # no link confirms anything once collection is over
-    return "statements_unconfirmed", [*unconfirmed, Statement.created_at < now - link_age]
+    return "statements_unconfirmed", [*unconfirmed, sa.func.coalesce(Statement.link_sent_at, Statement.created_at) < now - link_age]
 
 
 def _purge_initiative(initiative: Initiative, now: datetime, link_age: timedelta, report: PurgeReport) -> None:

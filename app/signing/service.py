@@ -134,6 +134,13 @@ def _try_send(statement_id: uuid.UUID) -> bool:
 
 
 def _send_confirmation(initiative: Initiative, statement: Statement, email: str) -> None:
+    """Queue a fresh link; the statement now lives until this link expires (retention reads link_sent_at)."""
+    db.session.execute(
+        sa.update(Statement)
+        .where(Statement.id == statement.id)
+        .values(link_sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     enqueue(
         "confirm",
         email,

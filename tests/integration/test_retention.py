@@ -285,3 +285,20 @@ def test_cli_dry_run_then_purge(app, db):  # type: ignore[no-untyped-def]
     again = runner.invoke(args=["retention", "purge"])
     assert "nothing is due" in again.output
     assert [e.action for e in audit(db)] == ["retention.purge", "retention.run", "retention.run"]
+
+
+def test_a_resent_link_keeps_its_statement_until_that_link_expires(app, db):  # type: ignore[no-untyped-def]
+    """A pending duplicate or a renewal sends a new link: the statement must outlive the new link, not the first."""
+    now = datetime(2026, 5, 20, 12, 0)
+    initiative, _ = make_initiative("resent", start=date(2026, 5, 1), end=date(2027, 3, 1))
+    max_age = timedelta(seconds=app.config["CONFIRM_MAX_AGE"])
+    renewed = add_statement(db, initiative, "renewed", "pending", created=now - 2 * max_age)
+    stale = add_statement(db, initiative, "stale", "pending", created=now - 2 * max_age)
+    db.session.execute(sa.update(Statement).where(Statement.id == renewed).values(link_sent_at=now - max_age / 2))
+    db.session.execute(sa.update(Statement).where(Statement.id == stale).values(link_sent_at=now - max_age - SECOND))
+    db.session.commit()
+
+    report = run(app, db, now)
+    assert report.counts == {"resent": {"statements_unconfirmed": 1}}
+    assert db.session.get(Statement, renewed) is not None
+    assert db.session.get(Statement, stale) is None

@@ -54,3 +54,16 @@ def test_part_a_flow(mail_app, client, smtp):  # type: ignore[no-untyped-def]
     assert body["confirmed"] == 1
     assert body["confirmed"] == sum(c["confirmed"] for c in body["countries"])
     assert [c["code"] for c in body["countries"] if c["confirmed"]] == ["DE"]
+
+
+def test_every_link_sent_moves_link_sent_at(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    client.post(f"/i/{initiative.slug}/sign", data=part_b())
+    statement = db.session.scalar(sa.select(Statement))
+    first = statement.link_sent_at
+    assert first is not None and first >= statement.created_at
+    db.session.execute(sa.update(Statement).values(link_sent_at=first.replace(year=first.year - 1)))
+    db.session.commit()
+    client.post(f"/i/{initiative.slug}/sign", data=part_b())  # a pending duplicate: a fresh link goes out
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Statement.link_sent_at)) >= first
