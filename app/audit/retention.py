@@ -126,7 +126,8 @@ def _statements_due(initiative: Initiative, now: datetime, link_age: timedelta) 
     unconfirmed = [Statement.initiative_id == initiative.id, Statement.status == "pending"]
     if initiative.public_status(now.date()) in ("closed", "submitted"):
         return "statements_unconfirmed", unconfirmed  # no link confirms anything once collection is over
-    return "statements_unconfirmed", [*unconfirmed, sa.func.coalesce(Statement.link_sent_at, Statement.created_at) < now - link_age]
+    newest_link = sa.func.coalesce(Statement.link_sent_at, Statement.created_at)
+    return "statements_unconfirmed", [*unconfirmed, newest_link < now - link_age]
 
 
 def _purge_initiative(initiative: Initiative, now: datetime, link_age: timedelta, report: PurgeReport) -> None:
