@@ -1,1 +1,99 @@
-"""Staff views: exports (being built)."""
+"""Staff views: exports for auditors (create, list, download as .zip) and the export verify key at a stable URL."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..audit.log import record
+from ..errors import render_error
+from ..exports.archive import stream_zip
+from ..exports.create import ExportError, create_export
+from ..exports.keys import instance_name, instance_verify_key
+from ..exports.manifest import verify_key_text
+from ..exports.verify import verify_export
+from ..extensions import db
+from ..models import ExportRecord, Initiative, utcnow
+from .access import actor, initiative_for_staff, staff_required
+from .routes import blueprint
+
+
+@blueprint.get("/export-key")
+def export_public_key() -> Response:
+    """Public: anyone holding a manifest checks who signed it against this key (`export verify --key-file`)."""
+    key = instance_verify_key()
+    if key is None:
+        abort(404)
+    response = Response(verify_key_text(key, instance_name()), mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _exports_folder(initiative: Initiative) -> Path:
+    """Browser exports live under the instance folder, one new folder each."""
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(current_app.instance_path) / "exports" / initiative.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{stamp}-{secrets.token_hex(4)}"
+
+
+@blueprint.get("/initiatives/<slug>/exports")
+@staff_required("auditor", "admin")
+def exports(slug: str) -> str:
+    """Past exports of one initiative, a form to make a new one, and the key that signs them."""
+    initiative = initiative_for_staff(slug)
+    records = list(db.session.scalars(
+        sa.select(ExportRecord).where(ExportRecord.initiative_id == initiative.id).order_by(ExportRecord.id.desc())
+    ))
+    key = instance_verify_key()
+    return render_template("admin/exports.html", initiative=initiative, records=records,
+                           verify_key=key, key_text=verify_key_text(key, instance_name()) if key else "",
+                           available={r.id: (Path(r.directory) / "manifest.json").is_file() for r in records})
+
+
+@blueprint.post("/initiatives/<slug>/exports")
+@staff_required("auditor", "admin")
+def export_create(slug: str) -> BaseResponse:
+    initiative = initiative_for_staff(slug)
+    countries = [code for code in request.form.getlist("country") if code.strip()]
+    try:
+        result = create_export(initiative, _exports_folder(initiative), actor(), countries or None)
+    except ExportError as error:
+        db.session.rollback()
+        flash(_("The export could not be made: %(reason)s", reason=str(error)), "error")
+        return redirect(url_for("admin.exports", slug=slug))
+    db.session.commit()
+    flash(_("Export %(id)s is ready: %(count)s statements in %(countries)s member states.", id=result.record.id,
+            count=result.manifest["totals"]["statements"], countries=result.manifest["totals"]["countries"]), "ok")
+    return redirect(url_for("admin.exports", slug=slug))
+
+
+@blueprint.get("/initiatives/<slug>/exports/<int:export_id>.zip")
+@staff_required("auditor", "admin")
+def export_download(slug: str, export_id: int):  # type: ignore[no-untyped-def]
+    """The manifest and the country files as one .zip, checked again before it leaves the server."""
+    initiative = initiative_for_staff(slug)
+    export = db.session.get(ExportRecord, export_id)
+    if export is None or export.initiative_id != initiative.id:
+        abort(404)
+    directory = Path(export.directory)
+    if not (directory / "manifest.json").is_file():
+        return render_error(410, _("This export is no longer on the server. Make a new one."))
+    report = verify_export(directory, instance_verify_key(), "this instance's EXPORT_SIGNING_KEY")
+    if not report.ok:
+        current_app.logger.error("export %s failed verification: %s", export.id, "; ".join(report.problems))
+        return render_error(409, _("This export no longer verifies (its files were changed on the server), so it "
+                                   "is not offered for download. Make a new one."))
+    record(actor(), "export.download", initiative=initiative, target=f"export {export.id}",
+           details={"manifest_sha256": export.manifest_sha256})
+    db.session.commit()
+    name = f"{initiative.slug}-export-{export.id}"
+    response = Response(stream_zip(directory, name), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

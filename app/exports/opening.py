@@ -1,0 +1,101 @@
+"""The auditor's side: verify an export, then decrypt it into one CSV per member state (CONTRACT.md columns).
+
+Nothing is written unless the export verifies and every record opens: the CSVs go into a temporary sibling
+folder that is renamed to `--out` only at the end. Each file is hashed again while it is decrypted, so a file
+swapped between the check and the reading is caught too.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey
+
+from ..sealing import open_sealed
+from .create import ExportError, check_output_directory
+from .manifest import parse_line
+from .verify import ExportInvalid, verify_export
+
+COLUMNS = ("statement_id", "country", "confirmed_at", "first_names", "family_names", "date_of_birth", "street",
+           "postal_code", "city", "residence_country", "id_type", "id_number")
+PERSONAL = COLUMNS[3:]
+
+
+class OpenError(ExportError):
+    """The export verified but cannot be opened (wrong private key, a record that does not decrypt)."""
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    directory: Path
+    counts: dict[str, int]
+
+
+def _row(record: dict[str, str], personal: dict[str, object]) -> list[str]:
+    values = [record["id"], record["country"], record["confirmed_at"]]
+    values += [str(personal.get(name) or "") for name in PERSONAL]
+    return [unicodedata.normalize("NFC", value) for value in values]
+
+
+def _decrypt_file(source: Path, target: Path, code: str, expected_sha: str, expected_count: int,
+                  private_key: bytes) -> int:
+    digest = hashlib.sha256()
+    count = 0
+    with open(source, "rb") as handle, open(target, "x", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for line in handle:
+            digest.update(line)
+            count += 1
+            try:
+                record = parse_line(line)
+            except ValueError as error:
+                raise OpenError(f"{source.name}: line {count} {error}") from error
+            if record["country"] != code:
+                raise OpenError(f"{source.name}: line {count} holds a statement of {record['country']}")
+            try:
+                personal = open_sealed(private_key, base64.b64decode(record["sealed"]))
+            except (CryptoError, ValueError) as error:
+                raise OpenError(f"{source.name}: line {count} cannot be opened with this private key") from error
+            writer.writerow(_row(record, personal))
+    if digest.hexdigest() != expected_sha or count != expected_count:
+        raise OpenError(f"{source.name} changed while it was being opened; verify the export again")
+    return count
+
+
+def open_export(directory: Path, private_key: bytes, out: Path, known_key: bytes | None = None,
+                known_key_source: str = "the published key") -> OpenResult:
+    """Verify, then decrypt every record; raises ExportInvalid or OpenError having written nothing."""
+    out = out.absolute()
+    check_output_directory(out)
+    report = verify_export(directory, known_key, known_key_source)
+    if not report.ok:
+        raise ExportInvalid(report)
+    manifest = report.manifest
+    assert manifest is not None
+    public = bytes(PrivateKey(private_key).public_key).hex()
+    if public != manifest["auditor_public_key"]:
+        raise OpenError(f"this private key (public half {public}) is not the auditor key the statements were "
+                        f"sealed to ({manifest['auditor_public_key']})")
+
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        counts: dict[str, int] = {}
+        for code, entry in sorted(manifest["countries"].items()):
+            counts[code] = _decrypt_file(directory / entry["file"], work / f"{code}.csv", code, entry["sha256"],
+                                         entry["count"], private_key)
+        if out.exists():
+            out.rmdir()
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return OpenResult(out, counts)

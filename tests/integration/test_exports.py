@@ -1,0 +1,331 @@
+"""Verifiable exports end to end: statements signed through the real form, `export create`, `verify`, `open`,
+on SQLite and PostgreSQL; the country filter; the auditor's browser download; the key at its stable URL."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from stdnum.pl import pesel
+
+from app import create_app
+from app.admin.passwords import hash_password
+from app.extensions import db as _db
+from app.mail.delivery import deliver_due
+from app.models import AuditEntry, ExportRecord, Quarantine, StaffUser, Statement, utcnow
+from app.sealing import write_private_key
+from config import ProductionConfig
+
+from ..support.factories import CNP, PESEL, confirm_link, make_initiative, part_a, part_b, path_of
+
+HEADER = ("statement_id,country,confirmed_at,first_names,family_names,date_of_birth,street,postal_code,city,"
+          "residence_country,id_type,id_number\r\n")
+PASSWORD = "correct horse battery staple"
+
+
+def _cli(app, *args: str):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def _sign(client, slug: str, data: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(f"/i/{slug}/sign", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def _sign_and_confirm(client, smtp, slug: str, data: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    _sign(client, slug, data)
+    deliver_due(echo=lambda _line: None)
+    [message] = smtp.to(data["email"])
+    assert client.post(path_of(confirm_link(message))).status_code == 200
+
+
+def _ts(statement: Statement) -> str:
+    assert statement.confirmed_at is not None
+    return statement.confirmed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _second_pesel() -> str:
+    body = "8512031234"  # born 1985-12-03
+    return body + pesel.calc_check_digit(body)
+
+
+ZOE = part_a(first_names="Zoe\u0308 Anna")  # typed decomposed: the CSV holds NFC
+JONAS = part_a(first_names="Jonas", family_names="Weiß", date_of_birth="1975-07-01", street="Lindenallee 3",
+               postal_code="50667", city="Köln", email="jonas@example.org")
+ELODIE = part_a("FR", first_names="Élodie", family_names="Dubois", date_of_birth="1990-12-05",
+                street="12 rue de la Paix", postal_code="75002", city="Paris", residence_country="FR",
+                email="elodie@example.org")
+LUC = part_a("FR", first_names="Luc", family_names="Martin", date_of_birth="1970-01-20", street="3 quai Voltaire",
+             postal_code="69002", city="Lyon", residence_country="FR", email="luc@example.org")
+AGNIESZKA = part_b()
+IOANA = part_b("RO", first_names="Ioana", family_names="Popescu", id_type="personal_number", id_number=CNP,
+               email="ioana@example.org")
+PIOTR = part_b(first_names="Piotr", family_names="Kowalski", id_number=_second_pesel(), email="piotr@example.org")
+
+
+@pytest.fixture
+def campaign(mail_app, client, smtp, db, tmp_path):  # type: ignore[no-untyped-def]
+    """Six confirmed statements in four member states, one pending, one quarantined, one quarantine released."""
+    initiative, private = make_initiative()
+    slug = initiative.slug
+    for data in (ZOE, JONAS, ELODIE, AGNIESZKA, IOANA, LUC):
+        _sign_and_confirm(client, smtp, slug, data)
+    _sign(client, slug, PIOTR)  # pending: never confirmed
+    deliver_due(echo=lambda _line: None)
+
+    by_country: dict[str, list[Statement]] = {}
+    for statement in db.session.scalars(sa.select(Statement).order_by(Statement.confirmed_at, Statement.id)):
+        by_country.setdefault(statement.country_code, []).append(statement)
+    [_pending] = [s for s in by_country["PL"] if s.status == "pending"]
+    luc = by_country["FR"][1]
+    ioana = by_country["RO"][0]
+    held = Quarantine(initiative_id=initiative.id, criteria='{"country": "FR"}', reason="same network as a bot run",
+                      statement_count=1, created_by="auditor@example.org")
+    released = Quarantine(initiative_id=initiative.id, criteria='{"country": "RO"}', reason="looked odd",
+                          statement_count=1, created_by="auditor@example.org", released_at=utcnow(),
+                          released_by="auditor@example.org")
+    db.session.add_all([held, released])
+    db.session.flush()
+    luc.quarantine_id = held.id
+    ioana.quarantine_id = released.id  # released again: it counts
+    db.session.commit()
+    key_file = tmp_path / "auditor.key"
+    write_private_key(key_file, private)
+    return {"initiative": initiative, "private": private, "key_file": key_file, "by_country": by_country,
+            "quarantine": held}
+
+
+def _expected_csvs(by_country: dict[str, list[Statement]]) -> dict[str, str]:
+    zoe, jonas = by_country["DE"]
+    [elodie, _luc] = by_country["FR"]
+    agnieszka = next(s for s in by_country["PL"] if s.status == "confirmed")
+    [ioana] = by_country["RO"]
+    return {
+        "DE.csv": HEADER
+        + f"{zoe.id},DE,{_ts(zoe)},Zoë Anna,Müller-Lüdenscheidt,1980-02-29,Hauptstraße 12,10115,Berlin,DE,,\r\n"
+        + f"{jonas.id},DE,{_ts(jonas)},Jonas,Weiß,1975-07-01,Lindenallee 3,50667,Köln,DE,,\r\n",
+        "FR.csv": HEADER
+        + f"{elodie.id},FR,{_ts(elodie)},Élodie,Dubois,1990-12-05,12 rue de la Paix,75002,Paris,FR,,\r\n",
+        "PL.csv": HEADER
+        + f"{agnieszka.id},PL,{_ts(agnieszka)},Agnieszka,Wiśniewska,,,,,,personal_number,{PESEL}\r\n",
+        "RO.csv": HEADER + f"{ioana.id},RO,{_ts(ioana)},Ioana,Popescu,,,,,,personal_number,{CNP}\r\n",
+    }
+
+
+def test_round_trip_create_verify_open(app, campaign, db, tmp_path):  # type: ignore[no-untyped-def]
+    initiative = campaign["initiative"]
+    out = tmp_path / "export"
+    result = _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "exported 5 confirmed statements" in result.output
+    assert "1 quarantined left out" in result.output
+
+    assert sorted(p.name for p in out.iterdir()) == ["DE.sealed", "FR.sealed", "PL.sealed", "RO.sealed",
+                                                     "manifest.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "quorum-export/1"
+    assert manifest["initiative"] == {"slug": initiative.slug, "title": initiative.title}
+    assert manifest["rule_set"] == "eci-2024"
+    assert manifest["created_by"] == "cli"
+    assert manifest["auditor_public_key"] == initiative.auditor_public_key.hex()
+    assert {code: entry["count"] for code, entry in manifest["countries"].items()} == {"DE": 2, "FR": 1, "PL": 1,
+                                                                                       "RO": 1}
+    assert manifest["countries"]["PL"]["threshold"] == 38160
+    assert manifest["totals"] == {"statements": 5, "countries": 4}
+    assert manifest["quarantined"] == {"count": 1, "reasons": [
+        {"quarantine": campaign["quarantine"].id, "reason": "same network as a bot run", "count": 1}]}
+    # the server cannot open what it exports: the lines carry the stored sealed blobs, never a name
+    sealed_text = "".join((out / name).read_text() for name in ("DE.sealed", "FR.sealed", "PL.sealed", "RO.sealed"))
+    assert "Wiśniewska" not in sealed_text and PESEL not in sealed_text and "Müller" not in sealed_text
+    first = json.loads((out / "PL.sealed").read_text().splitlines()[0])
+    assert set(first) == {"id", "country", "confirmed_at", "sealed"} and first["country"] == "PL"
+
+    export = db.session.scalar(sa.select(ExportRecord))
+    assert export.statement_count == 5 and export.countries == "DE,FR,PL,RO" and export.directory == str(out)
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "export.create"))
+    assert entry is not None and entry.initiative_id == initiative.id and json.loads(entry.details)["statements"] == 5
+
+    verified = _cli(app, "export", "verify", str(out))
+    assert verified.exit_code == 0, verified.output
+    assert "verified" in verified.output and "5 statements in 4 member states" in verified.output
+
+    opened_dir = tmp_path / "opened"
+    opened = _cli(app, "export", "open", str(out), "--key", str(campaign["key_file"]), "--out", str(opened_dir))
+    assert opened.exit_code == 0, opened.output
+    expected = _expected_csvs(campaign["by_country"])
+    assert sorted(p.name for p in opened_dir.iterdir()) == sorted(expected)
+    for name, text in expected.items():
+        assert (opened_dir / name).read_bytes().decode("utf-8") == text, name
+    assert "Zoe\u0308" not in (opened_dir / "DE.csv").read_text(encoding="utf-8")
+
+
+def test_country_filter(app, campaign, tmp_path):  # type: ignore[no-untyped-def]
+    slug = campaign["initiative"].slug
+    out = tmp_path / "east"
+    result = _cli(app, "export", "create", "--initiative", slug, "--country", "pl", "--country", "RO,FR", "--out",
+                  str(out))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["selection"]["countries"] == ["FR", "PL", "RO"]
+    assert sorted(manifest["countries"]) == ["FR", "PL", "RO"]
+    assert manifest["quarantined"]["count"] == 1  # Luc, in FR
+    assert sorted(p.name for p in out.iterdir()) == ["FR.sealed", "PL.sealed", "RO.sealed", "manifest.json"]
+
+    only_de = tmp_path / "de"
+    assert _cli(app, "export", "create", "--initiative", slug, "--country", "DE", "--out", str(only_de)).exit_code == 0
+    manifest = json.loads((only_de / "manifest.json").read_text())
+    assert list(manifest["countries"]) == ["DE"] and manifest["quarantined"] == {"count": 0, "reasons": []}
+    opened = tmp_path / "de-open"
+    assert _cli(app, "export", "open", str(only_de), "--key", str(campaign["key_file"]), "--out",
+                str(opened)).exit_code == 0
+    assert (opened / "DE.csv").read_bytes().decode("utf-8") == _expected_csvs(campaign["by_country"])["DE.csv"]
+
+
+def test_create_refuses_bad_arguments(app, db, tmp_path):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    unknown = _cli(app, "export", "create", "--initiative", "nope", "--out", str(tmp_path / "a"))
+    assert unknown.exit_code != 0 and "no initiative with slug 'nope'" in unknown.output
+    country = _cli(app, "export", "create", "--initiative", initiative.slug, "--country", "XX", "--out",
+                   str(tmp_path / "b"))
+    assert country.exit_code != 0 and "XX is not a member state" in country.output
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    full = _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(busy))
+    assert full.exit_code != 0 and "is not empty" in full.output
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    keyless, _ = make_initiative("no-key-yet", with_key=False)
+    no_key = _cli(app, "export", "create", "--initiative", keyless.slug, "--out", str(tmp_path / "c"))
+    assert no_key.exit_code != 0 and "has no auditor key" in no_key.output
+    assert not (tmp_path / "c").exists()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExportRecord)) == 0
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    made = _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(empty))
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in empty.iterdir()) == ["manifest.json"]  # no statements yet: a valid empty export
+    assert _cli(app, "export", "verify", str(empty)).exit_code == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
+
+
+def test_production_without_signing_key_refuses(app, backend, db, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    slug = initiative.slug  # read now: inside the other app's context the test's session would use its engine
+    monkeypatch.setenv("DATABASE_URL", backend)
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
+    monkeypatch.setenv("FINGERPRINT_KEY", "f" * 32)
+    monkeypatch.delenv("EXPORT_SIGNING_KEY", raising=False)
+    production = create_app(ProductionConfig())
+    try:
+        assert production.config["EXPORT_SIGNING_KEY"] == ""
+        out = tmp_path / "prod"
+        with production.app_context():  # the CLI runs in the current app context when there is one
+            result = production.test_cli_runner().invoke(
+                args=["export", "create", "--initiative", slug, "--out", str(out)])
+        assert result.exit_code != 0
+        assert "EXPORT_SIGNING_KEY is not set" in result.output
+        assert not out.exists()
+        assert production.test_client().get("/admin/export-key").status_code == 404
+    finally:
+        with production.app_context():
+            _db.engine.dispose()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExportRecord)) == 0
+
+
+def _staff(db, email: str, role: str, initiatives: list) -> StaffUser:  # type: ignore[no-untyped-def,type-arg]
+    user = StaffUser(email=email, password_hash=hash_password(PASSWORD), role=role, initiatives=initiatives)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def _sign_in(client, email: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/admin/login", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def test_auditor_creates_and_downloads_in_the_browser(app, campaign, client, db, tmp_path):  # type: ignore[no-untyped-def]
+    initiative = campaign["initiative"]
+    _staff(db, "auditor@example.org", "auditor", [initiative])
+    _sign_in(client, "auditor@example.org")
+    page = client.get(f"/admin/initiatives/{initiative.slug}/exports")
+    assert page.status_code == 200
+    key_hex = client.get("/admin/export-key").get_data(as_text=True).split("hex: ")[1].strip()
+    assert key_hex in page.get_data(as_text=True)
+
+    made = client.post(f"/admin/initiatives/{initiative.slug}/exports", data={"country": ["DE", "PL"]})
+    assert made.status_code == 302
+    export = db.session.scalar(sa.select(ExportRecord))
+    assert export.created_by == "auditor@example.org" and export.countries == "DE,PL"
+    assert Path(export.directory).is_relative_to(Path(app.instance_path) / "exports")
+    listing = client.get(f"/admin/initiatives/{initiative.slug}/exports").get_data(as_text=True)
+    assert f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip" in listing
+
+    response = client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    assert f"{initiative.slug}-export-{export.id}.zip" in response.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
+        folder = f"{initiative.slug}-export-{export.id}"
+        assert sorted(archive.namelist()) == [f"{folder}/DE.sealed", f"{folder}/PL.sealed", f"{folder}/manifest.json"]
+        archive.extractall(tmp_path / "unzipped")
+    key_file = tmp_path / "export-key.txt"
+    key_file.write_bytes(client.get("/admin/export-key").get_data())
+    checked = _cli(app, "export", "verify", str(tmp_path / "unzipped" / folder), "--key-file", str(key_file))
+    assert checked.exit_code == 0, checked.output
+    opened = tmp_path / "opened"
+    assert _cli(app, "export", "open", str(tmp_path / "unzipped" / folder), "--key", str(campaign["key_file"]),
+                "--out", str(opened), "--key-file", str(key_file)).exit_code == 0
+    expected = _expected_csvs(campaign["by_country"])
+    assert {p.name: p.read_bytes().decode("utf-8") for p in opened.iterdir()} == {
+        "DE.csv": expected["DE.csv"], "PL.csv": expected["PL.csv"]}
+
+    actions = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("export.%"))
+                                      .order_by(AuditEntry.id)))
+    assert actions == ["export.create", "export.download"]
+
+    # a file changed on the server after the fact: the download is refused rather than served
+    sealed = Path(export.directory) / "DE.sealed"
+    sealed.write_bytes(sealed.read_bytes().replace(b'"country":"DE"', b'"country":"PL"', 1))
+    assert client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip").status_code == 409
+
+
+def test_export_pages_are_for_auditors_of_the_initiative(app, client, db):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    other, _ = make_initiative("other-one")
+    url = f"/admin/initiatives/{initiative.slug}/exports"
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302 and "/admin/login" in anonymous.headers["Location"]
+    assert client.post(url).status_code in (302, 400)
+
+    _staff(db, "organizer@example.org", "organizer", [initiative])
+    _sign_in(client, "organizer@example.org")
+    assert client.get(url).status_code == 403
+    assert client.post(url).status_code == 403
+    client.post("/admin/logout")
+
+    _staff(db, "other-auditor@example.org", "auditor", [other])
+    _sign_in(client, "other-auditor@example.org")
+    assert client.get(url).status_code == 403
+    assert client.post(url).status_code == 403
+    assert client.get(f"/admin/initiatives/{other.slug}/exports").status_code == 200
+    assert client.get(f"/admin/initiatives/{other.slug}/exports/999.zip").status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ExportRecord)) == 0
+
+
+def test_export_key_is_public_at_a_stable_url(app, client):  # type: ignore[no-untyped-def]
+    from app.exports.keys import instance_verify_key
+    from app.exports.manifest import parse_verify_key
+
+    response = client.get("/admin/export-key")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert parse_verify_key(text) == instance_verify_key()
+    assert f"hex: {instance_verify_key().hex()}" in text
