@@ -58,6 +58,8 @@ def _configure_sqlite(app: Flask) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # scrubbed addresses and links must not linger in free page space (not every build turns this on)
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
 

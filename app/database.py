@@ -18,5 +18,7 @@ def insert_unless_conflict(table: sa.Table, values: dict[str, Any]) -> bool:
     """
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = db.session.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount == 1)
+    # RETURNING, not rowcount: SQLAlchemy adds an implicit RETURNING for a generated key on PostgreSQL, and the
+    # result's rowcount is then -1 even when the row went in
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return db.session.execute(statement).first() is not None

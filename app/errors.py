@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
+
 MESSAGES = {
     400: lambda: _("The request could not be understood. Please go back, reload the page and try again."),
     403: lambda: _("You are not allowed to do this."),
@@ -26,7 +28,9 @@ def _wants_json() -> bool:
 def render_error(status: int, message: str | None = None, title: str | None = None):  # type: ignore[no-untyped-def]
     text = message or MESSAGES.get(status, MESSAGES[500])()
     if _wants_json():
-        return jsonify({"error": text, "status": status}), status
+        response = jsonify({"error": text, "status": status})
+        response.headers["Access-Control-Allow-Origin"] = "*"  # a cross-origin reader sees the error itself
+        return response, status
     return render_template("errors/error.html", status=status, message=text, title=title), status
 
 
@@ -46,4 +50,5 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()  # "nothing you entered was stored": not even by a later commit in this context
         return render_error(500)

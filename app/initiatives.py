@@ -108,8 +108,11 @@ def create_initiative(
         errors["slug"] = _("the slug must be lower-case letters, digits and hyphens (at most 80)")
     elif db.session.scalar(sa.select(Initiative.id).where(Initiative.slug == slug)) is not None:
         errors["slug"] = _("an initiative with slug %(slug)r exists already", slug=slug)
+    title_limit = Initiative.__table__.c.title.type.length  # PostgreSQL refuses longer; SQLite would keep it
     if not title.strip():
         errors["title"] = _("the title is empty")
+    elif len(title.strip()) > title_limit:
+        errors["title"] = _("the title is too long (at most %(n)d characters)", n=title_limit)
     try:
         check_dates(start, end)
     except InitiativeError as error:

@@ -176,7 +176,18 @@ def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> De
             for message in messages:
                 message.attempts += 1
                 try:
-                    transport.send(build_email(message, sender))
+                    email = build_email(message, sender)
+                except ValueError as error:
+                    # the message itself is broken (e.g. a line break in a header): retrying cannot help, and a
+                    # message that raised here on every round would hold up the whole queue behind it
+                    message.last_error = _describe(error)
+                    report.errors.append(message.last_error)
+                    message.status = "failed"
+                    _scrub(message)
+                    report.failed += 1
+                    continue
+                try:
+                    transport.send(email)
                 except (smtplib.SMTPException, OSError) as error:
                     transport.close()
                     message.last_error = _describe(error)

@@ -17,7 +17,8 @@ def enqueue(kind: str, to: str, subject: str, template: str, initiative_id: int 
         kind=kind,
         initiative_id=initiative_id,
         to_address=to,
-        subject=subject,
+        # one line (a title may hold a line break, which no mail header can carry), within the column's length
+        subject=" ".join(subject.split())[: OutboxMessage.__table__.c.subject.type.length],
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +18,8 @@ from ..eci.fields import required_fields
 from ..eci.id_numbers import InvalidNumber, birth_date_from_number, validate_number
 from ..eci.member_states import member_states
 from ..models import InitiativeCountry
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # the contract's YYYY-MM-DD, used with fullmatch
 
 MAX_LENGTHS = {
     "first_names": 200,
@@ -136,9 +139,9 @@ def validate_submission(form: SignForm, countries: dict[str, InitiativeCountry],
             errors["date_of_birth"] = _("This field is required.")
         else:
             try:
-                birth = date.fromisoformat(raw)
-                if len(raw) != 10:
+                if not ISO_DATE.fullmatch(raw):  # fromisoformat alone also takes "19800229" and week dates "1980-W01-1"
                     raise ValueError(raw)
+                birth = date.fromisoformat(raw)
             except ValueError:
                 errors["date_of_birth"] = _("Enter the date as YYYY-MM-DD, for example 1990-03-25.")
             else:
