@@ -192,7 +192,10 @@ def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> De
                     transport.close()
                     message.last_error = _describe(error)
                     report.errors.append(message.last_error)
-                    permanent = isinstance(error, smtplib.SMTPRecipientsRefused)
+                    # 5xx is the server's final word on this message (RFC 5321, 4.2.1); 4xx and lost connections retry
+                    permanent = isinstance(error, smtplib.SMTPRecipientsRefused) or (
+                        isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
+                    )
                     if permanent or message.attempts >= max_attempts:
                         message.status = "failed"
                         _scrub(message)
@@ -230,4 +233,9 @@ def run_forever(interval: float, echo: Callable[[str], None] = print,
         except sa.exc.OperationalError as error:
             db.session.rollback()
             echo(f"mail: database unavailable ({type(error.orig).__name__}); retrying")
+        except MailConfigError:
+            raise  # a wrong SMTP_URL does not fix itself: stop with the reason
+        except Exception as error:  # noqa: BLE001 - the worker outlives one bad round; the next round retries
+            db.session.rollback()
+            echo(f"mail: delivery round failed ({type(error).__name__}); retrying")
         time.sleep(interval)

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
 
 from ..eci.age import old_enough
+from ..eci.countries import is_country
 from ..eci.fields import required_fields
 from ..eci.id_numbers import InvalidNumber, birth_date_from_number, validate_number
 from ..eci.member_states import member_states
@@ -154,7 +155,7 @@ def validate_submission(form: SignForm, countries: dict[str, InitiativeCountry],
         residence = _text(form, "residence_country").upper()
         if not residence:
             errors["residence_country"] = _("This field is required.")
-        elif len(residence) != 2 or not residence.isascii() or not residence.isalpha():
+        elif not is_country(residence):
             errors["residence_country"] = _("Choose a country from the list.")
     elif rules is not None:
         id_type = _text(form, "id_type")

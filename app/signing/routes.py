@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from ..eci.countries import residence_countries
 from ..eci.id_numbers import needs_age_confirmation
 from ..eci.member_states import member_states
 from ..errors import render_error
@@ -85,7 +86,7 @@ def _prepare(form: SignForm, initiative: Initiative) -> None:
     form.country.choices = [("", _("Choose…"))] + [
         (c.country_code, states[c.country_code].name) for c in initiative.countries
     ]
-    form.residence_country.choices = [("", _("Choose…"))] + [(code, s.name) for code, s in states.items()]
+    form.residence_country.choices = [("", _("Choose…")), *residence_countries()]
     country = initiative.country((form.country.data or "").upper())
     types = country.id_type_list if country else []
     form.id_type.choices = [(t, str(ID_TYPE_LABELS[t])) for t in types]

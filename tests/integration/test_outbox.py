@@ -283,3 +283,45 @@ def test_a_broken_message_does_not_hold_up_the_queue(mail_app, client, smtp, db)
     assert second.status == "sent"
     assert smtp.recipients == [["agnieszka@example.org"]]
     assert _deliver() == (0, 0, 0)
+
+
+def test_a_5xx_refusal_fails_the_message_at_once(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    client.post(f"/i/{initiative.slug}/sign", data=part_b())
+    smtp.reply = "554 5.7.1 Message refused"
+    assert _deliver() == (0, 0, 1)
+    [message] = _messages(db)
+    assert (message.status, message.attempts) == ("failed", 1)
+    assert (message.to_address, message.body_text, message.body_html) == (None, None, None)
+    assert "554" in (message.last_error or "")
+
+
+def test_a_4xx_deferral_is_retried(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    client.post(f"/i/{initiative.slug}/sign", data=part_b())
+    smtp.reply = "451 4.3.0 Try again later"
+    assert _deliver() == (0, 1, 0)
+    [message] = _messages(db)
+    assert (message.status, message.attempts) == ("queued", 1) and message.to_address is not None
+    smtp.reply = "250 OK"
+    _make_due(db)
+    assert _deliver() == (1, 0, 0)
+    assert len(smtp.to("agnieszka@example.org")) == 1
+
+
+def test_the_worker_loop_outlives_an_unexpected_error(mail_app, monkeypatch):  # type: ignore[no-untyped-def]
+    from app.mail import delivery
+
+    rounds: list[str] = []
+
+    def flaky(echo):  # type: ignore[no-untyped-def]
+        rounds.append("round")
+        if len(rounds) == 1:
+            raise RuntimeError("something nobody expected")
+        return delivery.DeliveryReport()
+
+    monkeypatch.setattr(delivery, "deliver_due", flaky)
+    lines: list[str] = []
+    delivery.run_forever(0, echo=lines.append, should_stop=lambda: len(rounds) >= 3)
+    assert len(rounds) == 3
+    assert lines == ["mail: delivery round failed (RuntimeError); retrying"]

@@ -23,7 +23,7 @@ def _signers(marker: str, updates: bool) -> tuple[dict[str, str], dict[str, str]
         first_names=f"Zoë{marker}",
         family_names=f"Müller{marker}",
         street=f"Hauptstraße {marker}",
-        postal_code="10117",
+        postal_code=f"PC{marker[:8]}",
         city=f"Berlin{marker}",
         date_of_birth="1971-08-19",
         email=f"zoe.{marker}@example.org",
@@ -51,9 +51,9 @@ def _secrets(a: dict[str, str], b: dict[str, str]) -> list[str]:
         b["family_names"],
         b["id_number"],
         b["email"],
+        a["postal_code"],
         "Hauptstra",
-        "10117",
-        "1971",
+        "19710819",  # the birth date without separators; bare "1971" can occur by chance in a timestamp or a hash
     ]
 
 

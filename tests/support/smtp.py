@@ -18,6 +18,8 @@ class _Handler:
         self.inbox = inbox
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        if self.inbox.reply != "250 OK":
+            return self.inbox.reply  # a server that refuses (5xx) or defers (4xx) the message
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         with self.inbox.lock:
@@ -32,6 +34,7 @@ class MailServer:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
         self.lock = threading.Lock()
+        self.reply = "250 OK"
         self._controller: Controller | None = None
 
     @property

@@ -125,3 +125,14 @@ def test_rules_for_rejects_non_members(code: str) -> None:
 @pytest.mark.parametrize(("code", "expected"), [("de", True), ("Se", True), ("GR", True), (None, False)])
 def test_is_member_state(code: str | None, expected: bool) -> None:
     assert is_member_state(code) is expected
+
+
+def test_residence_countries_are_countries_not_regions() -> None:
+    from app.eci.countries import is_country, residence_countries
+
+    codes = [code for code, _name in residence_countries()]
+    assert len(codes) == len(set(codes)) and 240 <= len(codes) <= 252
+    for code in ("DE", "US", "CH", "GB", "RS", "XK"):
+        assert is_country(code), code
+    for code in ("ZZ", "EU", "UN", "QO", "de", "D", ""):
+        assert not is_country(code), code
