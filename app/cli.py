@@ -48,17 +48,24 @@ def initiatives_create(slug: str, title: str, start: str, end: str, rules: str, 
     """Create a public initiative (collecting between its dates) or, with --draft, a hidden one."""
     try:
         initiative = create_initiative(
-            slug=slug, title=title, start=_parse_date(start, "--start"), end=_parse_date(end, "--end"),
-            rule_set=rules, draft=draft, summary=summary,
+            slug=slug,
+            title=title,
+            start=_parse_date(start, "--start"),
+            end=_parse_date(end, "--end"),
+            rule_set=rules,
+            draft=draft,
+            summary=summary,
         )
     except InitiativeError as error:
         _fail(str(error))
         return
     _record_creation(initiative, "cli")
     db.session.commit()
-    click.echo(f"created initiative {initiative.slug} ({initiative.rule_set}, {len(initiative.countries)} member "
-               f"states, {initiative.collection_start} to {initiative.collection_end}, "
-               f"{initiative.public_status(utctoday())})")
+    click.echo(
+        f"created initiative {initiative.slug} ({initiative.rule_set}, {len(initiative.countries)} member "
+        f"states, {initiative.collection_start} to {initiative.collection_end}, "
+        f"{initiative.public_status(utctoday())})"
+    )
     if initiative.auditor_public_key is None:
         click.echo(f"next: flask --app wsgi keys generate --initiative {slug} --out auditor-{slug}.key")
 
@@ -66,11 +73,19 @@ def initiatives_create(slug: str, title: str, start: str, end: str, rules: str, 
 def _record_creation(initiative: Initiative, actor: str) -> None:
     from .audit.log import record
 
-    record(actor, "initiative.create", initiative=initiative, target=initiative.slug,
-           details={"rule_set": initiative.rule_set, "status": initiative.status,
-                    "collection_start": initiative.collection_start.isoformat(),
-                    "collection_end": initiative.collection_end.isoformat(),
-                    "countries": [c.country_code for c in initiative.countries]})
+    record(
+        actor,
+        "initiative.create",
+        initiative=initiative,
+        target=initiative.slug,
+        details={
+            "rule_set": initiative.rule_set,
+            "status": initiative.status,
+            "collection_start": initiative.collection_start.isoformat(),
+            "collection_end": initiative.collection_end.isoformat(),
+            "countries": [c.country_code for c in initiative.countries],
+        },
+    )
 
 
 @initiatives_cli.command("list")
@@ -80,8 +95,10 @@ def initiatives_list() -> None:
 
     for initiative in db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)):
         key = "key set" if initiative.auditor_public_key else "no auditor key"
-        click.echo(f"{initiative.slug}\t{initiative.public_status(utctoday())}\t{initiative.collection_start}"
-                   f"..{initiative.collection_end}\t{key}")
+        click.echo(
+            f"{initiative.slug}\t{initiative.public_status(utctoday())}\t{initiative.collection_start}"
+            f"..{initiative.collection_end}\t{key}"
+        )
 
 
 def generate_keys(slug: str, out: Path, actor: str = "cli") -> None:
@@ -106,8 +123,7 @@ def generate_keys(slug: str, out: Path, actor: str = "cli") -> None:
     initiative.auditor_public_key = public
     from .audit.log import record
 
-    record(actor, "keys.generate", initiative=initiative, target=slug,
-           details={"public_key": public.hex()})
+    record(actor, "keys.generate", initiative=initiative, target=slug, details={"public_key": public.hex()})
     db.session.commit()
 
 
@@ -117,8 +133,10 @@ def generate_keys(slug: str, out: Path, actor: str = "cli") -> None:
 def keys_generate(slug: str, out: Path) -> None:
     """Make the auditor key pair: the private key goes to --out (mode 0600), the server keeps the public key."""
     generate_keys(slug, out)
-    click.echo(f"wrote the private key to {out} (mode 0600); {slug} now seals statements to its public key. "
-               "Keep the private key off this server.")
+    click.echo(
+        f"wrote the private key to {out} (mode 0600); {slug} now seals statements to its public key. "
+        "Keep the private key off this server."
+    )
 
 
 @mail_cli.command("send")
@@ -178,8 +196,10 @@ def demo_seed() -> None:
     if key_path.exists():
         os.remove(key_path)  # a leftover from a deleted database: its statements are gone with it
     generate_keys(slug, key_path, actor="demo seed")
-    click.echo(f"demo: seeded {initiative.slug}; its auditor private key is {key_path} "
-               "(demo only: a real campaign keeps this key off the server)")
+    click.echo(
+        f"demo: seeded {initiative.slug}; its auditor private key is {key_path} "
+        "(demo only: a real campaign keeps this key off the server)"
+    )
 
 
 def register(app: Flask) -> None:

@@ -37,14 +37,25 @@ CITIES = ["Berlin", "Paris", "København", "Dublin", "Den Haag", "Helsinki", "Br
 
 def _personal(country: str, part: str, id_types: list[str], rng: random.Random) -> dict[str, str]:
     """The fields a signer of this country gives (Annex III), shaped and sized like the real thing."""
-    data = {"first_names": f"{rng.choice(FIRST_NAMES)} {rng.choice(FIRST_NAMES)}",
-            "family_names": f"{rng.choice(FAMILY_NAMES)}-{rng.choice(FAMILY_NAMES)}",
-            "date_of_birth": "", "street": "", "postal_code": "", "city": "", "residence_country": "",
-            "id_type": "", "id_number": ""}
+    data = {
+        "first_names": f"{rng.choice(FIRST_NAMES)} {rng.choice(FIRST_NAMES)}",
+        "family_names": f"{rng.choice(FAMILY_NAMES)}-{rng.choice(FAMILY_NAMES)}",
+        "date_of_birth": "",
+        "street": "",
+        "postal_code": "",
+        "city": "",
+        "residence_country": "",
+        "id_type": "",
+        "id_number": "",
+    }
     if part == "A":
-        data.update(date_of_birth=f"19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                    street=f"Hauptstraße {rng.randint(1, 300)}", postal_code=f"{rng.randint(1000, 99999)}",
-                    city=rng.choice(CITIES), residence_country=country)
+        data.update(
+            date_of_birth=f"19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            street=f"Hauptstraße {rng.randint(1, 300)}",
+            postal_code=f"{rng.randint(1000, 99999)}",
+            city=rng.choice(CITIES),
+            residence_country=country,
+        )
     else:
         data.update(id_type=id_types[0], id_number=f"{rng.randint(10**10, 10**11 - 1)}")
     return data
@@ -67,8 +78,12 @@ def seed(url: str, statements: int, seed_value: int = 788) -> str:
     with app.app_context():
         upgrade()
         slug = f"bench-export-{statements}-{uuid.uuid4().hex[:6]}"
-        initiative = create_initiative(slug=slug, title=f"Export benchmark, {statements} statements",
-                                       start=utctoday() - timedelta(days=200), end=utctoday() + timedelta(days=100))
+        initiative = create_initiative(
+            slug=slug,
+            title=f"Export benchmark, {statements} statements",
+            start=utctoday() - timedelta(days=200),
+            end=utctoday() + timedelta(days=100),
+        )
         public = generate_key_pair()[1]
         initiative.auditor_public_key = public
         db.session.commit()
@@ -80,20 +95,22 @@ def seed(url: str, statements: int, seed_value: int = 788) -> str:
         for number in range(statements):
             code, part, id_types, _threshold = rng.choices(countries, weights)[0]
             confirmed_at = started + timedelta(seconds=number * 7 + rng.randint(0, 6))
-            batch.append({
-                "id": uuid.UUID(int=rng.getrandbits(128), version=4),
-                "initiative_id": initiative.id,
-                "country_code": code,
-                "status": "confirmed",
-                "identity_fingerprint": f"{rng.getrandbits(256):064x}",
-                "email_fingerprint": f"{rng.getrandbits(256):064x}",
-                "email_slot": 1,
-                "network_fingerprint": f"{rng.getrandbits(256):064x}",
-                "sealed_data": seal(public, _personal(code, part, id_types, rng)),
-                "emails_sent": 1,
-                "created_at": confirmed_at - timedelta(minutes=rng.randint(1, 600)),
-                "confirmed_at": confirmed_at,
-            })
+            batch.append(
+                {
+                    "id": uuid.UUID(int=rng.getrandbits(128), version=4),
+                    "initiative_id": initiative.id,
+                    "country_code": code,
+                    "status": "confirmed",
+                    "identity_fingerprint": f"{rng.getrandbits(256):064x}",
+                    "email_fingerprint": f"{rng.getrandbits(256):064x}",
+                    "email_slot": 1,
+                    "network_fingerprint": f"{rng.getrandbits(256):064x}",
+                    "sealed_data": seal(public, _personal(code, part, id_types, rng)),
+                    "emails_sent": 1,
+                    "created_at": confirmed_at - timedelta(minutes=rng.randint(1, 600)),
+                    "confirmed_at": confirmed_at,
+                }
+            )
             if len(batch) == 5000:
                 db.session.execute(sa.insert(table), batch)
                 batch = []
@@ -147,10 +164,16 @@ def run_one(url: str, slug: str, out: Path, trace: bool) -> dict[str, Any]:
     # verified after the measurement: the figures are the export's own
     report = verify_export(out)
     assert report.ok, report.problems
-    return {"seconds": seconds, "statements": result.manifest["totals"]["statements"],
-            "files": result.manifest["totals"]["countries"], "rss_before_kib": rss_before, "max_rss_kib": max_rss,
-            "vm_hwm_kib": high_water,
-            "tracemalloc_peak_bytes": peak, "bytes_written": sum(p.stat().st_size for p in out.iterdir())}
+    return {
+        "seconds": seconds,
+        "statements": result.manifest["totals"]["statements"],
+        "files": result.manifest["totals"]["countries"],
+        "rss_before_kib": rss_before,
+        "max_rss_kib": max_rss,
+        "vm_hwm_kib": high_water,
+        "tracemalloc_peak_bytes": peak,
+        "bytes_written": sum(p.stat().st_size for p in out.iterdir()),
+    }
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -164,8 +187,17 @@ def _child(*args: str) -> dict[str, Any]:
 def _export_child(url: str, slug: str, trace: bool) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="quorum-bench-export-")) / "export"
     try:
-        return _child("--child", "export", "--database-url", url, "--slug", slug, "--out", str(out),
-                      *(["--trace"] if trace else []))
+        return _child(
+            "--child",
+            "export",
+            "--database-url",
+            url,
+            "--slug",
+            slug,
+            "--out",
+            str(out),
+            *(["--trace"] if trace else []),
+        )
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
 
@@ -230,12 +262,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for size in _sizes(args.statements):
             row = measure(url, size, args.runs)
             results[name].append(row)
-            print(f"{name:>10}: {row['statements']:>7} statements in {row['files']} files: export "
-                  f"{row['export_seconds_median']} s (median of {args.runs}; runs {row['export_seconds_runs']}), "
-                  f"{row['statements_per_second']} statements/s; peak Python allocations (tracemalloc) "
-                  f"{row['tracemalloc_peak_mib']} MiB; max RSS {row['max_rss_mib']} MiB "
-                  f"({row['rss_before_export_mib']} MiB before the export started); "
-                  f"{row['megabytes_written']} MB written")
+            print(
+                f"{name:>10}: {row['statements']:>7} statements in {row['files']} files: export "
+                f"{row['export_seconds_median']} s (median of {args.runs}; runs {row['export_seconds_runs']}), "
+                f"{row['statements_per_second']} statements/s; peak Python allocations (tracemalloc) "
+                f"{row['tracemalloc_peak_mib']} MiB; max RSS {row['max_rss_mib']} MiB "
+                f"({row['rss_before_export_mib']} MiB before the export started); "
+                f"{row['megabytes_written']} MB written"
+            )
     print(json.dumps(results))
     return results
 

@@ -63,8 +63,12 @@ def run(url: str, signers: int) -> dict[str, Any]:
         upgrade()
         from datetime import timedelta
 
-        initiative = create_initiative(slug=f"bench-{int(time.time())}", title="Benchmark",
-                                       start=utctoday() - timedelta(days=1), end=utctoday() + timedelta(days=300))
+        initiative = create_initiative(
+            slug=f"bench-{int(time.time())}",
+            title="Benchmark",
+            start=utctoday() - timedelta(days=1),
+            end=utctoday() + timedelta(days=300),
+        )
         initiative.auditor_public_key = generate_key_pair()[1]
         db.session.commit()
         slug = initiative.slug
@@ -74,9 +78,15 @@ def run(url: str, signers: int) -> dict[str, Any]:
     numbers = valid_pesels(signers)
     sign_times: list[float] = []
     for index, number in enumerate(numbers):
-        data = {"country": "PL", "first_names": "Anna Maria", "family_names": f"Nowak {index}",
-                "id_type": "personal_number", "id_number": number, "email": f"signer{index}@example.org",
-                "privacy_consent": "y"}
+        data = {
+            "country": "PL",
+            "first_names": "Anna Maria",
+            "family_names": f"Nowak {index}",
+            "id_type": "personal_number",
+            "id_number": number,
+            "email": f"signer{index}@example.org",
+            "privacy_consent": "y",
+        }
         started = time.perf_counter()
         response = client.post(f"/i/{slug}/sign", data=data)
         sign_times.append(time.perf_counter() - started)
@@ -132,9 +142,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in ("sqlite", "postgresql"):
         if name in results:
             r = results[name]
-            print(f"{name:>10}: sign median {r['sign_median_ms']} ms (p90 {r['sign_p90_ms']}), confirm median "
-                  f"{r['confirm_median_ms']} ms (p90 {r['confirm_p90_ms']}), "
-                  f"{r['signings_per_second_one_worker']} signings/s for one worker, {r['signers']} signers")
+            print(
+                f"{name:>10}: sign median {r['sign_median_ms']} ms (p90 {r['sign_p90_ms']}), confirm median "
+                f"{r['confirm_median_ms']} ms (p90 {r['confirm_p90_ms']}), "
+                f"{r['signings_per_second_one_worker']} signings/s for one worker, {r['signers']} signers"
+            )
     if "sqlite" in results and "postgresql" in results:
         ratio = results["postgresql"]["sign_median_ms"] / results["sqlite"]["sign_median_ms"]
         results["postgresql_to_sqlite_sign_ratio"] = round(ratio, 2)

@@ -28,8 +28,15 @@ URL)."""
 TOTP_REQUIRED_FOR_AUDITORS = "totp_required_for_auditors"
 """InstanceSetting key: "1" makes a second factor mandatory for auditors."""
 
-_SESSION_KEYS = ("staff_id", "staff_seen", "staff_key", "staff_pending", "staff_pending_at", "staff_pending_next",
-                 "totp_setup")
+_SESSION_KEYS = (
+    "staff_id",
+    "staff_seen",
+    "staff_key",
+    "staff_pending",
+    "staff_pending_at",
+    "staff_pending_next",
+    "totp_setup",
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,8 +85,11 @@ def current_staff() -> StaffUser | None:
             request.environ["quorum.staff_expired"] = True
         else:
             user = db.session.get(StaffUser, staff_id)
-            if (user is None or not user.active
-                    or not hmac.compare_digest(str(session.get("staff_key", "")), _credential_key(user))):
+            if (
+                user is None
+                or not user.active
+                or not hmac.compare_digest(str(session.get("staff_key", "")), _credential_key(user))
+            ):
                 sign_out()
                 user = None
             else:

@@ -37,8 +37,9 @@ def normalize_email(raw: str) -> str:
 
 def check_role(role: str) -> str:
     if role not in STAFF_ROLES:
-        raise AccountError(_("The role must be one of %(roles)s, not %(role)s.", roles=", ".join(STAFF_ROLES),
-                             role=repr(role)))
+        raise AccountError(
+            _("The role must be one of %(roles)s, not %(role)s.", roles=", ".join(STAFF_ROLES), role=repr(role))
+        )
     return role
 
 
@@ -67,21 +68,31 @@ def create_account(*, email: str, role: str, password: str, initiatives: list[In
         raise AccountError(problem)
     if role == "admin":
         initiatives = []  # admins see every initiative
-    values = {"email": email, "password_hash": hash_password(password), "role": role, "active": True,
-              "created_at": utcnow()}
+    values = {
+        "email": email,
+        "password_hash": hash_password(password),
+        "role": role,
+        "active": True,
+        "created_at": utcnow(),
+    }
     if not insert_unless_conflict(StaffUser.__table__, values):
         raise AccountError(_("An account with the address %(email)s exists already.", email=email))
     user = db.session.scalars(sa.select(StaffUser).where(StaffUser.email == email)).one()
     user.initiatives = list(initiatives)
-    record(actor, "account.create", target=email,
-           details={"role": role, "initiatives": [initiative.slug for initiative in initiatives]})
+    record(
+        actor,
+        "account.create",
+        target=email,
+        details={"role": role, "initiatives": [initiative.slug for initiative in initiatives]},
+    )
     for initiative in initiatives:
         record(actor, "account.access_given", initiative=initiative, target=email)
     return user
 
 
-def change_account(user: StaffUser, *, role: str, initiatives: list[Initiative], actor: str,
-                   acting_id: int | None) -> dict[str, Any]:
+def change_account(
+    user: StaffUser, *, role: str, initiatives: list[Initiative], actor: str, acting_id: int | None
+) -> dict[str, Any]:
     """Change role and initiatives; returns what changed (empty: nothing to record)."""
     check_role(role)
     if user.id == acting_id and role != user.role:
@@ -179,8 +190,9 @@ def accounts() -> str:
     users = list(db.session.scalars(sa.select(StaffUser).order_by(StaffUser.email)))
     required = instance_setting(TOTP_REQUIRED_FOR_AUDITORS) == "1"
     auditors_without = [u for u in users if u.role == "auditor" and u.active and not u.totp_secret]
-    return render_template("admin/accounts.html", users=users, totp_required=required,
-                           auditors_without=auditors_without)
+    return render_template(
+        "admin/accounts.html", users=users, totp_required=required, auditors_without=auditors_without
+    )
 
 
 @blueprint.route("/accounts/new", methods=["GET", "POST"])
@@ -189,12 +201,19 @@ def account_new() -> ResponseReturnValue:
     form = {"email": "", "role": "organizer", "initiatives": []}
     error = None
     if request.method == "POST":
-        form = {"email": request.form.get("email", ""), "role": request.form.get("role", ""),
-                "initiatives": request.form.getlist("initiatives")}
+        form = {
+            "email": request.form.get("email", ""),
+            "role": request.form.get("role", ""),
+            "initiatives": request.form.getlist("initiatives"),
+        }
         try:
-            user = create_account(email=str(form["email"]), role=str(form["role"]),
-                                  password=request.form.get("password", ""),
-                                  initiatives=initiatives_by_slug(form["initiatives"]), actor=actor())
+            user = create_account(
+                email=str(form["email"]),
+                role=str(form["role"]),
+                password=request.form.get("password", ""),
+                initiatives=initiatives_by_slug(form["initiatives"]),
+                actor=actor(),
+            )
         except AccountError as failure:
             db.session.rollback()
             error = str(failure)
@@ -202,15 +221,22 @@ def account_new() -> ResponseReturnValue:
             db.session.commit()
             flash(_("Account %(email)s created.", email=user.email), "status")
             return redirect(url_for("admin.accounts"))
-    return render_template("admin/account_new.html", form=form, error=error, roles=STAFF_ROLES,
-                           initiatives=_all_initiatives()), (422 if error else 200)
+    return render_template(
+        "admin/account_new.html", form=form, error=error, roles=STAFF_ROLES, initiatives=_all_initiatives()
+    ), (422 if error else 200)
 
 
 def _render_edit(user: StaffUser, error: str | None = None, status: int = 200) -> ResponseReturnValue:
     current = current_staff()
-    return render_template("admin/account_edit.html", user=user, error=error, roles=STAFF_ROLES,
-                           initiatives=_all_initiatives(), given={i.slug for i in user.initiatives},
-                           is_self=current is not None and current.id == user.id), status
+    return render_template(
+        "admin/account_edit.html",
+        user=user,
+        error=error,
+        roles=STAFF_ROLES,
+        initiatives=_all_initiatives(),
+        given={i.slug for i in user.initiatives},
+        is_self=current is not None and current.id == user.id,
+    ), status
 
 
 @blueprint.route("/accounts/<int:user_id>", methods=["GET", "POST"])
@@ -220,9 +246,13 @@ def account_edit(user_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         return _render_edit(user)
     try:
-        changes = change_account(user, role=request.form.get("role", ""),
-                                 initiatives=initiatives_by_slug(request.form.getlist("initiatives")),
-                                 actor=actor(), acting_id=_acting_id())
+        changes = change_account(
+            user,
+            role=request.form.get("role", ""),
+            initiatives=initiatives_by_slug(request.form.getlist("initiatives")),
+            actor=actor(),
+            acting_id=_acting_id(),
+        )
     except AccountError as failure:
         db.session.rollback()
         return _render_edit(user, str(failure), 422)
@@ -240,8 +270,12 @@ def _set_active(user_id: int, active: bool) -> ResponseReturnValue:
         return _render_edit(user, str(failure), 422)
     db.session.commit()
     if changed:
-        flash(_("Account %(email)s reactivated.", email=user.email) if active
-              else _("Account %(email)s deactivated.", email=user.email), "status")
+        flash(
+            _("Account %(email)s reactivated.", email=user.email)
+            if active
+            else _("Account %(email)s deactivated.", email=user.email),
+            "status",
+        )
     return redirect(url_for("admin.account_edit", user_id=user.id))
 
 
@@ -267,8 +301,9 @@ def account_password(user_id: int) -> ResponseReturnValue:
         db.session.rollback()
         return _render_edit(user, str(failure), 422)
     db.session.commit()
-    flash(_("The password of %(email)s is reset; tell them the new one by another channel.", email=user.email),
-          "status")
+    flash(
+        _("The password of %(email)s is reset; tell them the new one by another channel.", email=user.email), "status"
+    )
     return redirect(url_for("admin.account_edit", user_id=user.id))
 
 
@@ -288,6 +323,10 @@ def account_settings() -> ResponseReturnValue:
     required = request.form.get(TOTP_REQUIRED_FOR_AUDITORS) == "1"
     if set_totp_required_for_auditors(required, actor=actor()):
         db.session.commit()
-        flash(_("Auditors must now use a second factor.") if required
-              else _("A second factor is now optional for auditors."), "status")
+        flash(
+            _("Auditors must now use a second factor.")
+            if required
+            else _("A second factor is now optional for auditors."),
+            "status",
+        )
     return redirect(url_for("admin.accounts"))

@@ -89,20 +89,31 @@ def login() -> ResponseReturnValue:
             # The typed address is not logged: people type passwords into the wrong field, and the log is forever.
             record("anonymous", "staff.sign_in_failed", details={"reason": "unknown account"})
         else:
-            record(user.email, "staff.sign_in_failed", target=user.email,
-                   details={"reason": "inactive account" if not user.active else "wrong password"})
+            record(
+                user.email,
+                "staff.sign_in_failed",
+                target=user.email,
+                details={"reason": "inactive account" if not user.active else "wrong password"},
+            )
         db.session.commit()
         sign_out()
-        return _refuse({"step": "password", "email": email, "next": next_value,
-                        "error": _("That email address and password do not match an active account.")})
+        return _refuse(
+            {
+                "step": "password",
+                "email": email,
+                "next": next_value,
+                "error": _("That email address and password do not match an active account."),
+            }
+        )
     assert user is not None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if user.totp_secret:
         db.session.commit()
         session.clear()
-        session.update({"staff_pending": user.id, "staff_pending_at": int(time.time()),
-                        "staff_pending_next": next_value})
+        session.update(
+            {"staff_pending": user.id, "staff_pending_at": int(time.time()), "staff_pending_next": next_value}
+        )
         return redirect(url_for("admin.login_code"))
     user.last_login_at = utcnow()
     record(user.email, "staff.sign_in", target=user.email, details={"second_factor": False})
@@ -183,9 +194,16 @@ def totp() -> ResponseReturnValue:
             return redirect(url_for("admin.index"))
         error = _("That code is not right. Check the clock of your device and try the code shown now.")
     uri = _totp(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
-    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
-    return render_template("admin/account_totp.html", user=user, enrolled=False, secret=grouped, uri=uri,
-                           error=error, required=totp_required(user)), (422 if error else 200)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render_template(
+        "admin/account_totp.html",
+        user=user,
+        enrolled=False,
+        secret=grouped,
+        uri=uri,
+        error=error,
+        required=totp_required(user),
+    ), (422 if error else 200)
 
 
 @blueprint.post("/account/second-factor/disable")
@@ -202,8 +220,9 @@ def totp_disable() -> ResponseReturnValue:
     elif not code_matches(user.totp_secret, request.form.get("totp") or ""):
         error = _("That code is not right. Please try the code shown now.")
     if error:
-        return render_template("admin/account_totp.html", user=user, enrolled=True, error=error,
-                               required=totp_required(user)), 422
+        return render_template(
+            "admin/account_totp.html", user=user, enrolled=True, error=error, required=totp_required(user)
+        ), 422
     user.totp_secret = None
     record(user.email, "staff.totp_disable", target=user.email)
     db.session.commit()

@@ -27,8 +27,13 @@ def _read_password(from_stdin: bool) -> str:
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--role", default=None, help=f"one of {', '.join(STAFF_ROLES)}")
-@click.option("--initiative", "slugs", multiple=True, metavar="S",
-              help="an initiative (slug) this organizer or auditor is given; repeat for several")
+@click.option(
+    "--initiative",
+    "slugs",
+    multiple=True,
+    metavar="S",
+    help="an initiative (slug) this organizer or auditor is given; repeat for several",
+)
 @click.option("--password-stdin", is_flag=True, help="read the password from one line of standard input")
 def users_create(email: str, role: str | None, slugs: tuple[str, ...], password_stdin: bool) -> None:
     """Create a staff account; the password comes from a hidden prompt or --password-stdin."""

@@ -47,13 +47,20 @@ def _exports_folder(initiative: Initiative) -> Path:
 def exports(slug: str) -> str:
     """Past exports of one initiative, a form to make a new one, and the key that signs them."""
     initiative = initiative_for_staff(slug)
-    records = list(db.session.scalars(
-        sa.select(ExportRecord).where(ExportRecord.initiative_id == initiative.id).order_by(ExportRecord.id.desc())
-    ))
+    records = list(
+        db.session.scalars(
+            sa.select(ExportRecord).where(ExportRecord.initiative_id == initiative.id).order_by(ExportRecord.id.desc())
+        )
+    )
     key = instance_verify_key()
-    return render_template("admin/exports.html", initiative=initiative, records=records,
-                           verify_key=key, key_text=verify_key_text(key, instance_name()) if key else "",
-                           available={r.id: (Path(r.directory) / "manifest.json").is_file() for r in records})
+    return render_template(
+        "admin/exports.html",
+        initiative=initiative,
+        records=records,
+        verify_key=key,
+        key_text=verify_key_text(key, instance_name()) if key else "",
+        available={r.id: (Path(r.directory) / "manifest.json").is_file() for r in records},
+    )
 
 
 @blueprint.post("/initiatives/<slug>/exports")
@@ -68,8 +75,15 @@ def export_create(slug: str) -> BaseResponse:
         flash(_("The export could not be made: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.exports", slug=slug))
     db.session.commit()
-    flash(_("Export %(id)s is ready: %(count)s statements in %(countries)s member states.", id=result.record.id,
-            count=result.manifest["totals"]["statements"], countries=result.manifest["totals"]["countries"]), "ok")
+    flash(
+        _(
+            "Export %(id)s is ready: %(count)s statements in %(countries)s member states.",
+            id=result.record.id,
+            count=result.manifest["totals"]["statements"],
+            countries=result.manifest["totals"]["countries"],
+        ),
+        "ok",
+    )
     return redirect(url_for("admin.exports", slug=slug))
 
 
@@ -87,10 +101,20 @@ def export_download(slug: str, export_id: int):  # type: ignore[no-untyped-def]
     report = verify_export(directory, instance_verify_key(), "this instance's EXPORT_SIGNING_KEY")
     if not report.ok:
         current_app.logger.error("export %s failed verification: %s", export.id, "; ".join(report.problems))
-        return render_error(409, _("This export no longer verifies (its files were changed on the server), so it "
-                                   "is not offered for download. Make a new one."))
-    record(actor(), "export.download", initiative=initiative, target=f"export {export.id}",
-           details={"manifest_sha256": export.manifest_sha256})
+        return render_error(
+            409,
+            _(
+                "This export no longer verifies (its files were changed on the server), so it "
+                "is not offered for download. Make a new one."
+            ),
+        )
+    record(
+        actor(),
+        "export.download",
+        initiative=initiative,
+        target=f"export {export.id}",
+        details={"manifest_sha256": export.manifest_sha256},
+    )
     db.session.commit()
     name = f"{initiative.slug}-export-{export.id}"
     response = Response(stream_zip(directory, name), mimetype="application/zip")

@@ -15,8 +15,9 @@ _NOT_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO"
 def residence_countries(locale: str = "en") -> tuple[tuple[str, str], ...]:
     """(alpha-2 code, name) for every country, sorted by name in `locale`."""
     names = Locale.parse(locale).territories
-    pairs = [(code, name) for code, name in names.items()
-             if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES]
+    pairs = [
+        (code, name) for code, name in names.items() if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    ]
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 
 

@@ -44,16 +44,24 @@ def _print_report(report: VerifyReport, consequence: str = "") -> None:
 
 
 key_file_option = click.option(
-    "--key-file", "--export-key-file", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--key-file",
+    "--export-key-file",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="the instance's published export verify key (as served at /admin/export-key); "
-         "default: this instance's own key")
+    "default: this instance's own key",
+)
 
 
 @export_cli.command("create")
 @click.option("--initiative", "slug", required=True)
 @click.option("--country", "countries", multiple=True, help="only this member state (repeat for more); default all")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="a folder that does not exist yet, or an empty one")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="a folder that does not exist yet, or an empty one",
+)
 @click.option("--by", "actor", default="cli", show_default=True, help="who the manifest and audit log name")
 def create(slug: str, countries: tuple[str, ...], out: Path, actor: str) -> None:
     """Write one sealed file per member state and a signed manifest.json."""
@@ -71,10 +79,12 @@ def create(slug: str, countries: tuple[str, ...], out: Path, actor: str) -> None
     for entry in manifest["countries"].values():
         click.echo(f"{entry['file']}: {entry['count']} statements (threshold {entry['threshold']})")
     quarantined = manifest["quarantined"]["count"]
-    click.echo(f"exported {manifest['totals']['statements']} confirmed statements of {slug} in "
-               f"{manifest['totals']['countries']} member states to {result.directory} "
-               f"({quarantined} quarantined left out); export {result.record.id}, manifest SHA-256 "
-               f"{result.record.manifest_sha256}, signed with {manifest['verify_key']}")
+    click.echo(
+        f"exported {manifest['totals']['statements']} confirmed statements of {slug} in "
+        f"{manifest['totals']['countries']} member states to {result.directory} "
+        f"({quarantined} quarantined left out); export {result.record.id}, manifest SHA-256 "
+        f"{result.record.manifest_sha256}, signed with {manifest['verify_key']}"
+    )
 
 
 @export_cli.command("verify")
@@ -87,16 +97,27 @@ def verify(directory: Path, key_file: Path | None) -> None:
     _print_report(report)
     assert report.manifest is not None
     totals = report.manifest["totals"]
-    click.echo(f"verified {directory}: {report.manifest['initiative']['slug']}, {totals['statements']} statements "
-               f"in {totals['countries']} member states, signed with {report.manifest['verify_key']}")
+    click.echo(
+        f"verified {directory}: {report.manifest['initiative']['slug']}, {totals['statements']} statements "
+        f"in {totals['countries']} member states, signed with {report.manifest['verify_key']}"
+    )
 
 
 @export_cli.command("open")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--key", "private_key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="the auditor's private key file (from `keys generate`)")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="a folder that does not exist yet, or an empty one")
+@click.option(
+    "--key",
+    "private_key_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the auditor's private key file (from `keys generate`)",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="a folder that does not exist yet, or an empty one",
+)
 @key_file_option
 def open_(directory: Path, private_key_file: Path, out: Path, key_file: Path | None) -> None:
     """Verify the export, then decrypt it into one CSV per member state; on any problem write nothing."""
@@ -116,6 +137,7 @@ def open_(directory: Path, private_key_file: Path, out: Path, key_file: Path | N
         return
     for code, count in result.counts.items():
         click.echo(f"{code}.csv: {count} statements")
-    click.echo(f"opened {directory} into {result.directory}: {sum(result.counts.values())} statements in "
-               f"{len(result.counts)} CSV files")
-
+    click.echo(
+        f"opened {directory} into {result.directory}: {sum(result.counts.values())} statements in "
+        f"{len(result.counts)} CSV files"
+    )

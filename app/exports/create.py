@@ -111,8 +111,9 @@ class _CountryFile:
         return {"file": self.name, "count": self.count, "sha256": self.hash.hexdigest()}
 
 
-def write_country_files(folder: Path, initiative: Initiative, codes: list[str] | None,
-                        batch: int = BATCH) -> dict[str, dict[str, Any]]:
+def write_country_files(
+    folder: Path, initiative: Initiative, codes: list[str] | None, batch: int = BATCH
+) -> dict[str, dict[str, Any]]:
     """Stream the statements, in a stable order (country, confirmed_at, id), into one file per country."""
     query = (
         sa.select(Statement.id, Statement.country_code, Statement.confirmed_at, Statement.sealed_data)
@@ -158,8 +159,13 @@ def quarantine_summary(initiative: Initiative, codes: list[str] | None) -> dict[
     return {"count": sum(r["count"] for r in reasons), "reasons": reasons}
 
 
-def build_manifest(initiative: Initiative, actor: str, codes: list[str] | None,
-                   entries: dict[str, dict[str, Any]], quarantined: dict[str, Any]) -> dict[str, Any]:
+def build_manifest(
+    initiative: Initiative,
+    actor: str,
+    codes: list[str] | None,
+    entries: dict[str, dict[str, Any]],
+    quarantined: dict[str, Any],
+) -> dict[str, Any]:
     assert initiative.auditor_public_key is not None
     countries: dict[str, dict[str, Any]] = {}
     for code in sorted(entries):
@@ -180,8 +186,9 @@ def build_manifest(initiative: Initiative, actor: str, codes: list[str] | None,
     }
 
 
-def create_export(initiative: Initiative, out: Path, actor: str, countries: list[str] | None = None,
-                  batch: int = BATCH) -> ExportResult:
+def create_export(
+    initiative: Initiative, out: Path, actor: str, countries: list[str] | None = None, batch: int = BATCH
+) -> ExportResult:
     """Write the export into `out` and add its ExportRecord and audit entry (the caller commits)."""
     try:
         key = instance_signing_key()
@@ -196,8 +203,7 @@ def create_export(initiative: Initiative, out: Path, actor: str, countries: list
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         entries = write_country_files(work, initiative, codes, batch)
-        manifest = sign(build_manifest(initiative, actor, codes, entries, quarantine_summary(initiative, codes)),
-                        key)
+        manifest = sign(build_manifest(initiative, actor, codes, entries, quarantine_summary(initiative, codes)), key)
         data = manifest_bytes(manifest)
         with open(work / MANIFEST_NAME, "xb") as handle:
             handle.write(data)
@@ -220,12 +226,18 @@ def create_export(initiative: Initiative, out: Path, actor: str, countries: list
     )
     db.session.add(export)
     db.session.flush()
-    audit(actor, "export.create", initiative=initiative, target=f"export {export.id}", details={
-        "countries": list(manifest["countries"]),
-        "selection": codes,
-        "statements": manifest["totals"]["statements"],
-        "quarantined": manifest["quarantined"]["count"],
-        "manifest_sha256": export.manifest_sha256,
-        "directory": str(out),
-    })
+    audit(
+        actor,
+        "export.create",
+        initiative=initiative,
+        target=f"export {export.id}",
+        details={
+            "countries": list(manifest["countries"]),
+            "selection": codes,
+            "statements": manifest["totals"]["statements"],
+            "quarantined": manifest["quarantined"]["count"],
+            "manifest_sha256": export.manifest_sha256,
+            "directory": str(out),
+        },
+    )
     return ExportResult(export, out, manifest)

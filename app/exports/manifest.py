@@ -44,8 +44,11 @@ def timestamp(moment: datetime) -> str:
 def format_line(statement_id: str, country: str, confirmed_at: str, sealed: bytes) -> bytes:
     """One record, byte-identical to `json.dumps(..., sort_keys=True, separators=(",", ":"))` of its fields."""
     blob = binascii.b2a_base64(sealed, newline=False).decode("ascii")
-    return f'{{"confirmed_at":"{confirmed_at}","country":"{country}","id":"{statement_id}","sealed":"{blob}"}}\n' \
-        .encode("ascii")
+    return (
+        f'{{"confirmed_at":"{confirmed_at}","country":"{country}","id":"{statement_id}","sealed":"{blob}"}}\n'.encode(
+            "ascii"
+        )
+    )
 
 
 def parse_line(line: bytes) -> dict[str, str]:
@@ -54,8 +57,7 @@ def parse_line(line: bytes) -> dict[str, str]:
         record = json.loads(line)
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError("is not a JSON record") from error
-    if not isinstance(record, dict) or set(record) != LINE_KEYS or not all(isinstance(v, str) for v in
-                                                                             record.values()):
+    if not isinstance(record, dict) or set(record) != LINE_KEYS or not all(isinstance(v, str) for v in record.values()):
         raise ValueError(f"must hold exactly the string fields {', '.join(sorted(LINE_KEYS))}")
     try:
         base64.b64decode(record["sealed"], validate=True)
@@ -114,9 +116,11 @@ def signing_key(seed_base64: str) -> SigningKey:
 
 def verify_key_text(verify_key: bytes, instance: str) -> str:
     """What the stable URL serves and what `--key-file` reads back."""
-    return (f"# Quorum export verify key (Ed25519) of {instance}\n"
-            f"base64: {base64.b64encode(verify_key).decode('ascii')}\n"
-            f"hex: {verify_key.hex()}\n")
+    return (
+        f"# Quorum export verify key (Ed25519) of {instance}\n"
+        f"base64: {base64.b64encode(verify_key).decode('ascii')}\n"
+        f"hex: {verify_key.hex()}\n"
+    )
 
 
 def parse_verify_key(text: str) -> bytes:

@@ -24,8 +24,20 @@ from .create import ExportError, check_output_directory
 from .manifest import parse_line
 from .verify import ExportInvalid, verify_export
 
-COLUMNS = ("statement_id", "country", "confirmed_at", "first_names", "family_names", "date_of_birth", "street",
-           "postal_code", "city", "residence_country", "id_type", "id_number")
+COLUMNS = (
+    "statement_id",
+    "country",
+    "confirmed_at",
+    "first_names",
+    "family_names",
+    "date_of_birth",
+    "street",
+    "postal_code",
+    "city",
+    "residence_country",
+    "id_type",
+    "id_number",
+)
 PERSONAL = COLUMNS[3:]
 
 
@@ -45,8 +57,9 @@ def _row(record: dict[str, str], personal: dict[str, object]) -> list[str]:
     return [unicodedata.normalize("NFC", value) for value in values]
 
 
-def _decrypt_file(source: Path, target: Path, code: str, expected_sha: str, expected_count: int,
-                  private_key: bytes) -> int:
+def _decrypt_file(
+    source: Path, target: Path, code: str, expected_sha: str, expected_count: int, private_key: bytes
+) -> int:
     digest = hashlib.sha256()
     count = 0
     with open(source, "rb") as handle, open(target, "x", encoding="utf-8", newline="") as out:
@@ -71,8 +84,13 @@ def _decrypt_file(source: Path, target: Path, code: str, expected_sha: str, expe
     return count
 
 
-def open_export(directory: Path, private_key: bytes, out: Path, known_key: bytes | None = None,
-                known_key_source: str = "the published key") -> OpenResult:
+def open_export(
+    directory: Path,
+    private_key: bytes,
+    out: Path,
+    known_key: bytes | None = None,
+    known_key_source: str = "the published key",
+) -> OpenResult:
     """Verify, then decrypt every record; raises ExportInvalid or OpenError having written nothing."""
     out = out.absolute()
     check_output_directory(out)
@@ -83,15 +101,18 @@ def open_export(directory: Path, private_key: bytes, out: Path, known_key: bytes
     assert manifest is not None
     public = bytes(PrivateKey(private_key).public_key).hex()
     if public != manifest["auditor_public_key"]:
-        raise OpenError(f"this private key (public half {public}) is not the auditor key the statements were "
-                        f"sealed to ({manifest['auditor_public_key']})")
+        raise OpenError(
+            f"this private key (public half {public}) is not the auditor key the statements were "
+            f"sealed to ({manifest['auditor_public_key']})"
+        )
 
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         counts: dict[str, int] = {}
         for code, entry in sorted(manifest["countries"].items()):
-            counts[code] = _decrypt_file(directory / entry["file"], work / f"{code}.csv", code, entry["sha256"],
-                                         entry["count"], private_key)
+            counts[code] = _decrypt_file(
+                directory / entry["file"], work / f"{code}.csv", code, entry["sha256"], entry["count"], private_key
+            )
         if out.exists():
             out.rmdir()
         work.rename(out)

@@ -73,8 +73,9 @@ def read_manifest(report: VerifyReport) -> dict[str, Any] | None:
     return manifest
 
 
-def check_signature(report: VerifyReport, manifest: dict[str, Any], known_key: bytes | None,
-                    known_key_source: str) -> None:
+def check_signature(
+    report: VerifyReport, manifest: dict[str, Any], known_key: bytes | None, known_key_source: str
+) -> None:
     """The signature must match the manifest's own key AND the key we know for the instance: a forger who edits
     the manifest can re-sign it with a key of their own and put that key in the manifest."""
     verify_key = _key_bytes(manifest.get("verify_key"))
@@ -82,16 +83,22 @@ def check_signature(report: VerifyReport, manifest: dict[str, Any], known_key: b
         report.problems.append(f"{MANIFEST_NAME} has no valid verify_key")
         return
     if not signature_valid(manifest, verify_key):
-        report.problems.append(f"{MANIFEST_NAME}: the signature does not match the manifest (the manifest was "
-                               "edited or its signature replaced)")
+        report.problems.append(
+            f"{MANIFEST_NAME}: the signature does not match the manifest (the manifest was "
+            "edited or its signature replaced)"
+        )
     if known_key is None:
-        report.notes.append(f"the signature was checked against the key inside the manifest only "
-                            f"({verify_key.hex()}); pass --key-file with the instance's published export key to "
-                            "check who signed it")
+        report.notes.append(
+            f"the signature was checked against the key inside the manifest only "
+            f"({verify_key.hex()}); pass --key-file with the instance's published export key to "
+            "check who signed it"
+        )
     elif verify_key != known_key:
-        report.problems.append(f"{MANIFEST_NAME} is signed with the key {verify_key.hex()}, not with the expected "
-                               f"export key {known_key.hex()} ({known_key_source}): it was re-signed by someone "
-                               "else, or it comes from another instance")
+        report.problems.append(
+            f"{MANIFEST_NAME} is signed with the key {verify_key.hex()}, not with the expected "
+            f"export key {known_key.hex()} ({known_key_source}): it was re-signed by someone "
+            "else, or it comes from another instance"
+        )
 
 
 def expected_files(report: VerifyReport, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -106,11 +113,13 @@ def expected_files(report: VerifyReport, manifest: dict[str, Any]) -> dict[str, 
             report.problems.append(f"{MANIFEST_NAME}: {code!r} is not a valid country entry")
             continue
         if entry.get("file") != file_name(code):
-            report.problems.append(f"{MANIFEST_NAME}: the file of {code} must be {file_name(code)}, not "
-                                   f"{entry.get('file')!r}")
+            report.problems.append(
+                f"{MANIFEST_NAME}: the file of {code} must be {file_name(code)}, not {entry.get('file')!r}"
+            )
             continue
-        if not _is_count(entry.get("count")) or not (isinstance(entry.get("sha256"), str)
-                                                     and HEX64.match(entry["sha256"])):
+        if not _is_count(entry.get("count")) or not (
+            isinstance(entry.get("sha256"), str) and HEX64.match(entry["sha256"])
+        ):
             report.problems.append(f"{MANIFEST_NAME}: the count or SHA-256 of {code} is not valid")
             continue
         valid[code] = entry
@@ -153,8 +162,9 @@ def check_file(report: VerifyReport, code: str, entry: dict[str, Any], expected:
         report.problems.append(f"{name}: the last line is cut short (no line end)")
     if count != entry["count"]:
         change = "added" if count > entry["count"] else "removed"
-        report.problems.append(f"{name}: holds {count} records, the manifest says {entry['count']} "
-                               f"(records were {change})")
+        report.problems.append(
+            f"{name}: holds {count} records, the manifest says {entry['count']} (records were {change})"
+        )
     actual = digest.hexdigest()
     if actual != entry["sha256"]:
         owner = expected.get(actual)
@@ -162,8 +172,9 @@ def check_file(report: VerifyReport, code: str, entry: dict[str, Any], expected:
         report.problems.append(f"{name}: SHA-256 is {actual}, the manifest says {entry['sha256']} ({cause})")
 
 
-def verify_export(directory: Path, known_key: bytes | None = None,
-                  known_key_source: str = "the published key") -> VerifyReport:
+def verify_export(
+    directory: Path, known_key: bytes | None = None, known_key_source: str = "the published key"
+) -> VerifyReport:
     """Every problem found, one sentence each; an empty list means the export is complete and unaltered."""
     report = VerifyReport(directory)
     manifest = read_manifest(report)

@@ -222,8 +222,9 @@ def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> De
     return report
 
 
-def run_forever(interval: float, echo: Callable[[str], None] = print,
-                should_stop: Callable[[], bool] = lambda: False) -> None:
+def run_forever(
+    interval: float, echo: Callable[[str], None] = print, should_stop: Callable[[], bool] = lambda: False
+) -> None:
     """`mail send --loop`: deliver, sleep, repeat; a database restart is waited out, not fatal."""
     while not should_stop():
         try:

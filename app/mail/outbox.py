@@ -10,8 +10,9 @@ from ..extensions import db
 from ..models import OutboxMessage
 
 
-def enqueue(kind: str, to: str, subject: str, template: str, initiative_id: int | None = None,
-            **context: Any) -> OutboxMessage:
+def enqueue(
+    kind: str, to: str, subject: str, template: str, initiative_id: int | None = None, **context: Any
+) -> OutboxMessage:
     """Render `templates/email/<template>.txt` and `.html` into an outbox row (not committed)."""
     message = OutboxMessage(
         kind=kind,

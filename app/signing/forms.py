@@ -103,8 +103,9 @@ def _text(form: SignForm, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def validate_submission(form: SignForm, countries: dict[str, InitiativeCountry], today: date,
-                        check_deliverability: bool = False) -> SignerInput | None:
+def validate_submission(
+    form: SignForm, countries: dict[str, InitiativeCountry], today: date, check_deliverability: bool = False
+) -> SignerInput | None:
     """Check every field for the chosen country; put each error beside its field; None if any failed."""
     errors: dict[str, str] = {}
     country = _text(form, "country").upper()
@@ -151,7 +152,9 @@ def validate_submission(form: SignForm, countries: dict[str, InitiativeCountry],
                 elif not old_enough(birth, today, rules.min_age):
                     errors["date_of_birth"] = _(
                         "Citizens of %(country)s can sign from the age of %(age)d.",
-                        country=member_states()[country].name, age=rules.min_age)
+                        country=member_states()[country].name,
+                        age=rules.min_age,
+                    )
         residence = _text(form, "residence_country").upper()
         if not residence:
             errors["residence_country"] = _("This field is required.")
@@ -172,7 +175,9 @@ def validate_submission(form: SignForm, countries: dict[str, InitiativeCountry],
                     if not old_enough(birth_from_number, today, rules.min_age):
                         errors["id_number"] = _(
                             "Citizens of %(country)s can sign from the age of %(age)d.",
-                            country=member_states()[country].name, age=rules.min_age)
+                            country=member_states()[country].name,
+                            age=rules.min_age,
+                        )
                 elif not form.age_confirm.data:
                     errors["age_confirm"] = _("Confirm that you are at least %(age)d years old.", age=rules.min_age)
 

@@ -62,8 +62,11 @@ def privacy(slug: str) -> str:
     initiative = find_initiative(slug)
     if initiative is None or initiative.status == "draft":
         abort(404)
-    return render_template("signing/privacy.html", initiative=initiative,
-                           confirm_days=max(1, current_app.config["CONFIRM_MAX_AGE"] // 86400))
+    return render_template(
+        "signing/privacy.html",
+        initiative=initiative,
+        confirm_days=max(1, current_app.config["CONFIRM_MAX_AGE"] // 86400),
+    )
 
 
 def _country_rules(initiative: Initiative) -> dict[str, dict[str, object]]:
@@ -105,7 +108,8 @@ def _render_form(initiative: Initiative, form: SignForm, status: int = 200) -> t
         show_age_confirm=show_age_confirm,
         # < and > escaped so that nothing in the JSON can close the <script> element it sits in
         country_rules=json.dumps(_country_rules(initiative), ensure_ascii=False)
-        .replace("<", "\\u003c").replace(">", "\\u003e"),
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e"),
         state_names={code: s.name for code, s in member_states().items()},
     )
     return html, status
@@ -169,17 +173,31 @@ def _token_or_error(initiative: Initiative | None, token: str):  # type: ignore[
     except service.LinkExpired as expired:
         statement = service.find_statement(initiative, expired.statement_id)
         if statement is not None and statement.status == "confirmed":
-            return None, (render_template("signing/confirmed.html", initiative=initiative, statement=statement,
-                                          newly=False), 200)
-        return None, (render_template("signing/expired.html", initiative=initiative, token=token,
-                                      gone=statement is None), 410)
+            return None, (
+                render_template("signing/confirmed.html", initiative=initiative, statement=statement, newly=False),
+                200,
+            )
+        return None, (
+            render_template("signing/expired.html", initiative=initiative, token=token, gone=statement is None),
+            410,
+        )
     except service.LinkInvalid:
-        return None, render_error(400, _("This confirmation link is not valid. Copy the whole link from the "
-                                         "email, or sign again to get a new one."))
+        return None, render_error(
+            400,
+            _(
+                "This confirmation link is not valid. Copy the whole link from the "
+                "email, or sign again to get a new one."
+            ),
+        )
     statement = service.find_statement(initiative, statement_id)
     if statement is None:
-        return None, render_error(404, _("This statement no longer exists. Unconfirmed statements are deleted "
-                                         "when their link expires: please sign again."))
+        return None, render_error(
+            404,
+            _(
+                "This statement no longer exists. Unconfirmed statements are deleted "
+                "when their link expires: please sign again."
+            ),
+        )
     return statement, None
 
 
@@ -209,8 +227,9 @@ def confirm_submit(slug: str, token: str):  # type: ignore[no-untyped-def]
         db.session.rollback()
         return render_error(closed.status, closed.message)
     db.session.commit()
-    return render_template("signing/confirmed.html", initiative=initiative, statement=outcome.statement,
-                           newly=outcome.newly_confirmed)
+    return render_template(
+        "signing/confirmed.html", initiative=initiative, statement=outcome.statement, newly=outcome.newly_confirmed
+    )
 
 
 @blueprint.post("/i/<slug>/confirm/<token>/renew")

@@ -56,8 +56,9 @@ def check_signing_open(initiative: Initiative | None, today: date) -> Initiative
         raise SigningClosed(404, _("There is no initiative at this address."))
     status = initiative.public_status(today)
     if status == "scheduled":
-        raise SigningClosed(403, _("Collection for this initiative starts on %(day)s.",
-                                   day=initiative.collection_start.isoformat()))
+        raise SigningClosed(
+            403, _("Collection for this initiative starts on %(day)s.", day=initiative.collection_start.isoformat())
+        )
     if status != "collecting":
         raise SigningClosed(410, _("Collection for this initiative is over. Thank you for your interest."))
     if initiative.auditor_public_key is None:

@@ -31,9 +31,19 @@ PASSWORD = "correct horse battery staple"
 
 def _signer(country: str, **fields: str) -> SignerInput:
     values = {
-        "country": country, "first_names": "", "family_names": "", "date_of_birth": None, "street": "",
-        "postal_code": "", "city": "", "residence_country": "", "id_type": "", "id_number": "", "id_number_key": "",
-        "email": "", "updates_consent": False,
+        "country": country,
+        "first_names": "",
+        "family_names": "",
+        "date_of_birth": None,
+        "street": "",
+        "postal_code": "",
+        "city": "",
+        "residence_country": "",
+        "id_type": "",
+        "id_number": "",
+        "id_number_key": "",
+        "email": "",
+        "updates_consent": False,
     }
     values.update(fields)
     return SignerInput(**values)  # type: ignore[arg-type]
@@ -43,11 +53,26 @@ def _campaign(slug: str) -> tuple[bytes, str]:
     """An initiative with two confirmed statements (PL, DE) and one pending (PL), signed through the service."""
     initiative, private = make_initiative(slug)
     signers = [
-        _signer("PL", first_names="Agnieszka", family_names="Wiśniewska", id_type="personal_number",
-                id_number=PESEL, id_number_key=PESEL, email="a@example.org"),
-        _signer("DE", first_names="Zoë", family_names="Müller", date_of_birth=date(1980, 2, 29),
-                street="Hauptstraße 12", postal_code="10115", city="Berlin", residence_country="DE",
-                email="z@example.org"),
+        _signer(
+            "PL",
+            first_names="Agnieszka",
+            family_names="Wiśniewska",
+            id_type="personal_number",
+            id_number=PESEL,
+            id_number_key=PESEL,
+            email="a@example.org",
+        ),
+        _signer(
+            "DE",
+            first_names="Zoë",
+            family_names="Müller",
+            date_of_birth=date(1980, 2, 29),
+            street="Hauptstraße 12",
+            postal_code="10115",
+            city="Berlin",
+            residence_country="DE",
+            email="z@example.org",
+        ),
     ]
     for signer in signers:
         submit(initiative, signer, "127.0.0.1")
@@ -56,9 +81,19 @@ def _campaign(slug: str) -> tuple[bytes, str]:
 
     for statement in db.session.scalars(db.select(Statement)):
         confirm(initiative, statement.id, utctoday())
-    submit(initiative, _signer("PL", first_names="Jan", family_names="Kowalski", id_type="personal_number",
-                               id_number="02070803628", id_number_key="02070803628", email="j@example.org"),
-           "127.0.0.1")
+    submit(
+        initiative,
+        _signer(
+            "PL",
+            first_names="Jan",
+            family_names="Kowalski",
+            id_type="personal_number",
+            id_number="02070803628",
+            id_number_key="02070803628",
+            email="j@example.org",
+        ),
+        "127.0.0.1",
+    )
     db.session.commit()
     return private, initiative.slug
 

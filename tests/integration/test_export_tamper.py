@@ -35,13 +35,19 @@ def export(app, db, tmp_path: Path) -> dict[str, Path]:  # type: ignore[no-untyp
     for country, count in (("DE", 3), ("PL", 2), ("FR", 1)):
         for _ in range(count):
             number += 1
-            db.session.add(Statement(
-                initiative_id=initiative.id, country_code=country, status="confirmed",
-                identity_fingerprint=f"identity-{number}", email_fingerprint=f"email-{number}",
-                sealed_data=seal(initiative.auditor_public_key, {"first_names": f"Person {number}",
-                                                                 "family_names": "Tester"}),
-                confirmed_at=start + timedelta(minutes=number),
-            ))
+            db.session.add(
+                Statement(
+                    initiative_id=initiative.id,
+                    country_code=country,
+                    status="confirmed",
+                    identity_fingerprint=f"identity-{number}",
+                    email_fingerprint=f"email-{number}",
+                    sealed_data=seal(
+                        initiative.auditor_public_key, {"first_names": f"Person {number}", "family_names": "Tester"}
+                    ),
+                    confirmed_at=start + timedelta(minutes=number),
+                )
+            )
     db.session.commit()
     out = tmp_path / "export"
     result = _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(out))
@@ -129,25 +135,40 @@ def _truncated(folder: Path) -> None:
 
 CASES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "flipped byte": (_flip_byte, ["DE.sealed: SHA-256 is", "(the file was changed or replaced)"]),
-    "deleted line": (_delete_line, ["DE.sealed: holds 2 records, the manifest says 3 (records were removed)",
-                                    "DE.sealed: SHA-256 is"]),
-    "added line": (_add_line, ["PL.sealed: holds 3 records, the manifest says 2 (records were added)",
-                               "PL.sealed: SHA-256 is"]),
-    "swapped files": (_swap_files, ["DE.sealed: line 1 holds a statement of PL, not of DE",
-                                    "PL.sealed: line 1 holds a statement of DE, not of PL",
-                                    "(it is the file the manifest lists as PL.sealed)",
-                                    "(it is the file the manifest lists as DE.sealed)",
-                                    "DE.sealed: holds 2 records, the manifest says 3"]),
-    "edited count": (_edit_count, ["the signature does not match the manifest",
-                                   "DE.sealed: holds 3 records, the manifest says 4 (records were removed)"]),
+    "deleted line": (
+        _delete_line,
+        ["DE.sealed: holds 2 records, the manifest says 3 (records were removed)", "DE.sealed: SHA-256 is"],
+    ),
+    "added line": (
+        _add_line,
+        ["PL.sealed: holds 3 records, the manifest says 2 (records were added)", "PL.sealed: SHA-256 is"],
+    ),
+    "swapped files": (
+        _swap_files,
+        [
+            "DE.sealed: line 1 holds a statement of PL, not of DE",
+            "PL.sealed: line 1 holds a statement of DE, not of PL",
+            "(it is the file the manifest lists as PL.sealed)",
+            "(it is the file the manifest lists as DE.sealed)",
+            "DE.sealed: holds 2 records, the manifest says 3",
+        ],
+    ),
+    "edited count": (
+        _edit_count,
+        [
+            "the signature does not match the manifest",
+            "DE.sealed: holds 3 records, the manifest says 4 (records were removed)",
+        ],
+    ),
     "replaced signature": (_replace_signature, ["the signature does not match the manifest"]),
-    "re-signed with another key": (_resign_with_other_key, ["not with the expected export key",
-                                                            "re-signed by someone else"]),
+    "re-signed with another key": (
+        _resign_with_other_key,
+        ["not with the expected export key", "re-signed by someone else"],
+    ),
     "extra file": (_extra_file, ["IT.sealed: not listed in the manifest (an extra file)"]),
     "missing file": (_missing_file, ["FR.sealed: listed in the manifest but missing"]),
     "missing manifest": (_missing_manifest, ["manifest.json is missing"]),
-    "truncated file": (_truncated, ["PL.sealed: line 2 is not a JSON record",
-                                    "PL.sealed: the last line is cut short"]),
+    "truncated file": (_truncated, ["PL.sealed: line 2 is not a JSON record", "PL.sealed: the last line is cut short"]),
 }
 
 
@@ -167,8 +188,9 @@ def test_tampering_fails_verify_and_open_writes_nothing(app, export, case: str):
         assert message in result.output, result.output
     assert "failed verification" in result.output
 
-    opened = _cli(app, "export", "open", str(export["dir"]), "--key", str(export["key"]), "--out",
-                  str(export["opened"]))
+    opened = _cli(
+        app, "export", "open", str(export["dir"]), "--key", str(export["key"]), "--out", str(export["opened"])
+    )
     assert opened.exit_code != 0
     assert "nothing was written" in opened.output
     assert not export["opened"].exists()
@@ -242,7 +264,8 @@ def test_open_refuses_a_folder_that_is_not_empty(app, export):  # type: ignore[n
     result = _cli(app, "export", "open", str(export["dir"]), "--key", str(export["key"]), "--out", str(target))
     assert result.exit_code != 0 and "is not empty" in result.output
     assert (target / "DE.csv").read_text() == "old\n"
-    opened = _cli(app, "export", "open", str(export["dir"]), "--key", str(export["key"]), "--out",
-                  str(export["root"] / "fresh"))
+    opened = _cli(
+        app, "export", "open", str(export["dir"]), "--key", str(export["key"]), "--out", str(export["root"] / "fresh")
+    )
     assert opened.exit_code == 0, opened.output
     assert sorted(p.name for p in (export["root"] / "fresh").iterdir()) == ["DE.csv", "FR.csv", "PL.csv"]

@@ -22,8 +22,10 @@ from config import ProductionConfig
 
 from ..support.factories import CNP, PESEL, confirm_link, make_initiative, part_a, part_b, path_of
 
-HEADER = ("statement_id,country,confirmed_at,first_names,family_names,date_of_birth,street,postal_code,city,"
-          "residence_country,id_type,id_number\r\n")
+HEADER = (
+    "statement_id,country,confirmed_at,first_names,family_names,date_of_birth,street,postal_code,city,"
+    "residence_country,id_type,id_number\r\n"
+)
 PASSWORD = "correct horse battery staple"
 
 
@@ -54,16 +56,46 @@ def _second_pesel() -> str:
 
 
 ZOE = part_a(first_names="Zoe\u0308 Anna")  # typed decomposed: the CSV holds NFC
-JONAS = part_a(first_names="Jonas", family_names="Weiß", date_of_birth="1975-07-01", street="Lindenallee 3",
-               postal_code="50667", city="Köln", email="jonas@example.org")
-ELODIE = part_a("FR", first_names="Élodie", family_names="Dubois", date_of_birth="1990-12-05",
-                street="12 rue de la Paix", postal_code="75002", city="Paris", residence_country="FR",
-                email="elodie@example.org")
-LUC = part_a("FR", first_names="Luc", family_names="Martin", date_of_birth="1970-01-20", street="3 quai Voltaire",
-             postal_code="69002", city="Lyon", residence_country="FR", email="luc@example.org")
+JONAS = part_a(
+    first_names="Jonas",
+    family_names="Weiß",
+    date_of_birth="1975-07-01",
+    street="Lindenallee 3",
+    postal_code="50667",
+    city="Köln",
+    email="jonas@example.org",
+)
+ELODIE = part_a(
+    "FR",
+    first_names="Élodie",
+    family_names="Dubois",
+    date_of_birth="1990-12-05",
+    street="12 rue de la Paix",
+    postal_code="75002",
+    city="Paris",
+    residence_country="FR",
+    email="elodie@example.org",
+)
+LUC = part_a(
+    "FR",
+    first_names="Luc",
+    family_names="Martin",
+    date_of_birth="1970-01-20",
+    street="3 quai Voltaire",
+    postal_code="69002",
+    city="Lyon",
+    residence_country="FR",
+    email="luc@example.org",
+)
 AGNIESZKA = part_b()
-IOANA = part_b("RO", first_names="Ioana", family_names="Popescu", id_type="personal_number", id_number=CNP,
-               email="ioana@example.org")
+IOANA = part_b(
+    "RO",
+    first_names="Ioana",
+    family_names="Popescu",
+    id_type="personal_number",
+    id_number=CNP,
+    email="ioana@example.org",
+)
 PIOTR = part_b(first_names="Piotr", family_names="Kowalski", id_number=_second_pesel(), email="piotr@example.org")
 
 
@@ -83,11 +115,22 @@ def campaign(mail_app, client, smtp, db, tmp_path):  # type: ignore[no-untyped-d
     [_pending] = [s for s in by_country["PL"] if s.status == "pending"]
     luc = by_country["FR"][1]
     ioana = by_country["RO"][0]
-    held = Quarantine(initiative_id=initiative.id, criteria='{"country": "FR"}', reason="same network as a bot run",
-                      statement_count=1, created_by="auditor@example.org")
-    released = Quarantine(initiative_id=initiative.id, criteria='{"country": "RO"}', reason="looked odd",
-                          statement_count=1, created_by="auditor@example.org", released_at=utcnow(),
-                          released_by="auditor@example.org")
+    held = Quarantine(
+        initiative_id=initiative.id,
+        criteria='{"country": "FR"}',
+        reason="same network as a bot run",
+        statement_count=1,
+        created_by="auditor@example.org",
+    )
+    released = Quarantine(
+        initiative_id=initiative.id,
+        criteria='{"country": "RO"}',
+        reason="looked odd",
+        statement_count=1,
+        created_by="auditor@example.org",
+        released_at=utcnow(),
+        released_by="auditor@example.org",
+    )
     db.session.add_all([held, released])
     db.session.flush()
     luc.quarantine_id = held.id
@@ -95,8 +138,13 @@ def campaign(mail_app, client, smtp, db, tmp_path):  # type: ignore[no-untyped-d
     db.session.commit()
     key_file = tmp_path / "auditor.key"
     write_private_key(key_file, private)
-    return {"initiative": initiative, "private": private, "key_file": key_file, "by_country": by_country,
-            "quarantine": held}
+    return {
+        "initiative": initiative,
+        "private": private,
+        "key_file": key_file,
+        "by_country": by_country,
+        "quarantine": held,
+    }
 
 
 def _expected_csvs(by_country: dict[str, list[Statement]]) -> dict[str, str]:
@@ -110,8 +158,7 @@ def _expected_csvs(by_country: dict[str, list[Statement]]) -> dict[str, str]:
         + f"{jonas.id},DE,{_ts(jonas)},Jonas,Weiß,1975-07-01,Lindenallee 3,50667,Köln,DE,,\r\n",
         "FR.csv": HEADER
         + f"{elodie.id},FR,{_ts(elodie)},Élodie,Dubois,1990-12-05,12 rue de la Paix,75002,Paris,FR,,\r\n",
-        "PL.csv": HEADER
-        + f"{agnieszka.id},PL,{_ts(agnieszka)},Agnieszka,Wiśniewska,,,,,,personal_number,{PESEL}\r\n",
+        "PL.csv": HEADER + f"{agnieszka.id},PL,{_ts(agnieszka)},Agnieszka,Wiśniewska,,,,,,personal_number,{PESEL}\r\n",
         "RO.csv": HEADER + f"{ioana.id},RO,{_ts(ioana)},Ioana,Popescu,,,,,,personal_number,{CNP}\r\n",
     }
 
@@ -124,20 +171,31 @@ def test_round_trip_create_verify_open(app, campaign, db, tmp_path):  # type: ig
     assert "exported 5 confirmed statements" in result.output
     assert "1 quarantined left out" in result.output
 
-    assert sorted(p.name for p in out.iterdir()) == ["DE.sealed", "FR.sealed", "PL.sealed", "RO.sealed",
-                                                     "manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "DE.sealed",
+        "FR.sealed",
+        "PL.sealed",
+        "RO.sealed",
+        "manifest.json",
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["format"] == "quorum-export/1"
     assert manifest["initiative"] == {"slug": initiative.slug, "title": initiative.title}
     assert manifest["rule_set"] == "eci-2024"
     assert manifest["created_by"] == "cli"
     assert manifest["auditor_public_key"] == initiative.auditor_public_key.hex()
-    assert {code: entry["count"] for code, entry in manifest["countries"].items()} == {"DE": 2, "FR": 1, "PL": 1,
-                                                                                       "RO": 1}
+    assert {code: entry["count"] for code, entry in manifest["countries"].items()} == {
+        "DE": 2,
+        "FR": 1,
+        "PL": 1,
+        "RO": 1,
+    }
     assert manifest["countries"]["PL"]["threshold"] == 38160
     assert manifest["totals"] == {"statements": 5, "countries": 4}
-    assert manifest["quarantined"] == {"count": 1, "reasons": [
-        {"quarantine": campaign["quarantine"].id, "reason": "same network as a bot run", "count": 1}]}
+    assert manifest["quarantined"] == {
+        "count": 1,
+        "reasons": [{"quarantine": campaign["quarantine"].id, "reason": "same network as a bot run", "count": 1}],
+    }
     # the server cannot open what it exports: the lines carry the stored sealed blobs, never a name
     sealed_text = "".join((out / name).read_text() for name in ("DE.sealed", "FR.sealed", "PL.sealed", "RO.sealed"))
     assert "Wiśniewska" not in sealed_text and PESEL not in sealed_text and "Müller" not in sealed_text
@@ -166,8 +224,9 @@ def test_round_trip_create_verify_open(app, campaign, db, tmp_path):  # type: ig
 def test_country_filter(app, campaign, tmp_path):  # type: ignore[no-untyped-def]
     slug = campaign["initiative"].slug
     out = tmp_path / "east"
-    result = _cli(app, "export", "create", "--initiative", slug, "--country", "pl", "--country", "RO,FR", "--out",
-                  str(out))
+    result = _cli(
+        app, "export", "create", "--initiative", slug, "--country", "pl", "--country", "RO,FR", "--out", str(out)
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["selection"]["countries"] == ["FR", "PL", "RO"]
@@ -180,8 +239,10 @@ def test_country_filter(app, campaign, tmp_path):  # type: ignore[no-untyped-def
     manifest = json.loads((only_de / "manifest.json").read_text())
     assert list(manifest["countries"]) == ["DE"] and manifest["quarantined"] == {"count": 0, "reasons": []}
     opened = tmp_path / "de-open"
-    assert _cli(app, "export", "open", str(only_de), "--key", str(campaign["key_file"]), "--out",
-                str(opened)).exit_code == 0
+    assert (
+        _cli(app, "export", "open", str(only_de), "--key", str(campaign["key_file"]), "--out", str(opened)).exit_code
+        == 0
+    )
     assert (opened / "DE.csv").read_bytes().decode("utf-8") == _expected_csvs(campaign["by_country"])["DE.csv"]
 
 
@@ -189,8 +250,9 @@ def test_create_refuses_bad_arguments(app, db, tmp_path):  # type: ignore[no-unt
     initiative, _ = make_initiative()
     unknown = _cli(app, "export", "create", "--initiative", "nope", "--out", str(tmp_path / "a"))
     assert unknown.exit_code != 0 and "no initiative with slug 'nope'" in unknown.output
-    country = _cli(app, "export", "create", "--initiative", initiative.slug, "--country", "XX", "--out",
-                   str(tmp_path / "b"))
+    country = _cli(
+        app, "export", "create", "--initiative", initiative.slug, "--country", "XX", "--out", str(tmp_path / "b")
+    )
     assert country.exit_code != 0 and "XX is not a member state" in country.output
     busy = tmp_path / "busy"
     busy.mkdir()
@@ -227,7 +289,8 @@ def test_production_without_signing_key_refuses(app, backend, db, tmp_path, monk
         out = tmp_path / "prod"
         with production.app_context():  # the CLI runs in the current app context when there is one
             result = production.test_cli_runner().invoke(
-                args=["export", "create", "--initiative", slug, "--out", str(out)])
+                args=["export", "create", "--initiative", slug, "--out", str(out)]
+            )
         assert result.exit_code != 0
         assert "EXPORT_SIGNING_KEY is not set" in result.output
         assert not out.exists()
@@ -280,14 +343,32 @@ def test_auditor_creates_and_downloads_in_the_browser(app, campaign, client, db,
     checked = _cli(app, "export", "verify", str(tmp_path / "unzipped" / folder), "--key-file", str(key_file))
     assert checked.exit_code == 0, checked.output
     opened = tmp_path / "opened"
-    assert _cli(app, "export", "open", str(tmp_path / "unzipped" / folder), "--key", str(campaign["key_file"]),
-                "--out", str(opened), "--key-file", str(key_file)).exit_code == 0
+    assert (
+        _cli(
+            app,
+            "export",
+            "open",
+            str(tmp_path / "unzipped" / folder),
+            "--key",
+            str(campaign["key_file"]),
+            "--out",
+            str(opened),
+            "--key-file",
+            str(key_file),
+        ).exit_code
+        == 0
+    )
     expected = _expected_csvs(campaign["by_country"])
     assert {p.name: p.read_bytes().decode("utf-8") for p in opened.iterdir()} == {
-        "DE.csv": expected["DE.csv"], "PL.csv": expected["PL.csv"]}
+        "DE.csv": expected["DE.csv"],
+        "PL.csv": expected["PL.csv"],
+    }
 
-    actions = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("export.%"))
-                                      .order_by(AuditEntry.id)))
+    actions = list(
+        db.session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.action.like("export.%")).order_by(AuditEntry.id)
+        )
+    )
     assert actions == ["export.create", "export.download"]
 
     # a file changed on the server after the fact: the download is refused rather than served

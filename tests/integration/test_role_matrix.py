@@ -62,30 +62,46 @@ ROLES = ("anonymous", "outsider", "organizer", "auditor", "admin")
 
 def _rows(db, tmp_path: Path) -> Rows:  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative("matrix-initiative")
-    export = ExportRecord(initiative_id=initiative.id, created_by="setup", directory=str(tmp_path / "no-export"),
-                          countries="DE", statement_count=0, manifest_sha256="0" * 64)
-    quarantine = Quarantine(initiative_id=initiative.id, criteria=json.dumps({"country": "DE"}),
-                            reason="role matrix", statement_count=0, created_by="setup")
+    export = ExportRecord(
+        initiative_id=initiative.id,
+        created_by="setup",
+        directory=str(tmp_path / "no-export"),
+        countries="DE",
+        statement_count=0,
+        manifest_sha256="0" * 64,
+    )
+    quarantine = Quarantine(
+        initiative_id=initiative.id,
+        criteria=json.dumps({"country": "DE"}),
+        reason="role matrix",
+        statement_count=0,
+        created_by="setup",
+    )
     db.session.add_all([export, quarantine])
     db.session.flush()
     record("setup", "test.row", initiative=initiative, target="role matrix")
     entry = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
-    account = create_account(email="someone@example.org", role="organizer", password=PASSWORD, initiatives=[],
-                             actor="setup")
+    account = create_account(
+        email="someone@example.org", role="organizer", password=PASSWORD, initiatives=[], actor="setup"
+    )
     db.session.commit()
     return Rows(initiative, export, quarantine, entry, account)
 
 
 def _staff(db, initiative: Initiative) -> dict[str, StaffUser]:  # type: ignore[no-untyped-def]
     users = {
-        "admin": create_account(email="admin@example.org", role="admin", password=PASSWORD, initiatives=[],
-                                actor="setup"),
-        "organizer": create_account(email="organizer@example.org", role="organizer", password=PASSWORD,
-                                    initiatives=[initiative], actor="setup"),
-        "auditor": create_account(email="auditor@example.org", role="auditor", password=PASSWORD,
-                                  initiatives=[initiative], actor="setup"),
-        "outsider": create_account(email="outsider@example.org", role="organizer", password=PASSWORD,
-                                   initiatives=[], actor="setup"),
+        "admin": create_account(
+            email="admin@example.org", role="admin", password=PASSWORD, initiatives=[], actor="setup"
+        ),
+        "organizer": create_account(
+            email="organizer@example.org", role="organizer", password=PASSWORD, initiatives=[initiative], actor="setup"
+        ),
+        "auditor": create_account(
+            email="auditor@example.org", role="auditor", password=PASSWORD, initiatives=[initiative], actor="setup"
+        ),
+        "outsider": create_account(
+            email="outsider@example.org", role="organizer", password=PASSWORD, initiatives=[], actor="setup"
+        ),
     }
     db.session.commit()
     return users
@@ -136,8 +152,10 @@ def matrix_problems(app: Flask, rows: Rows, users: dict[str, StaffUser | None]) 
     problems: list[str] = []
     checked: set[str] = set()
     # GET routes first, then POST-only ones, which may change the rows the others read.
-    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.")),
-                   key=lambda r: ("GET" not in (r.methods or ()), r.endpoint))
+    rules = sorted(
+        (r for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.")),
+        key=lambda r: ("GET" not in (r.methods or ()), r.endpoint),
+    )
     for rule in rules:
         endpoint = rule.endpoint
         view = app.view_functions[endpoint]
@@ -151,8 +169,10 @@ def matrix_problems(app: Flask, rows: Rows, users: dict[str, StaffUser | None]) 
             continue
         unknown = sorted(name for name in rule.arguments if name not in PARAMS)
         if unknown:
-            problems.append(f"{endpoint} ({rule.rule}): no value for URL parameter(s) {unknown}; add them to PARAMS "
-                            "in tests/integration/test_role_matrix.py")
+            problems.append(
+                f"{endpoint} ({rule.rule}): no value for URL parameter(s) {unknown}; add them to PARAMS "
+                "in tests/integration/test_role_matrix.py"
+            )
             continue
         methods = set(rule.methods or ()) - {"HEAD", "OPTIONS"}
         method = "GET" if "GET" in methods else sorted(methods)[0]
@@ -188,8 +208,15 @@ def test_every_staff_route_against_every_role(app: Flask, rows: Rows, users) -> 
     problems, checked = matrix_problems(app, rows, users)
     assert not problems, "role matrix:\n" + "\n".join(problems)
     # Not vacuous: the routes of the accounts and sign-in features are in it.
-    assert {"admin.index", "admin.accounts", "admin.account_edit", "admin.account_deactivate", "admin.totp",
-            "admin.totp_disable", "admin.account_settings"} <= checked
+    assert {
+        "admin.index",
+        "admin.accounts",
+        "admin.account_edit",
+        "admin.account_deactivate",
+        "admin.totp",
+        "admin.totp_disable",
+        "admin.account_settings",
+    } <= checked
 
 
 def test_the_matrix_catches_forgotten_routes(app: Flask, rows: Rows, users) -> None:  # type: ignore[no-untyped-def]
@@ -226,13 +253,16 @@ def test_the_matrix_catches_forgotten_routes(app: Flask, rows: Rows, users) -> N
     ]
 
 
-@pytest.mark.parametrize(("role", "allowed", "scoped", "expected"), [
-    ("anonymous", frozenset({"admin"}), False, "login"),
-    ("admin", frozenset({"admin"}), True, "allowed"),
-    ("organizer", frozenset({"admin"}), True, "403"),
-    ("outsider", frozenset({"organizer", "admin"}), True, "403"),
-    ("outsider", frozenset({"organizer", "admin"}), False, "allowed"),
-    ("outsider", frozenset({"auditor"}), False, "403"),
-])
+@pytest.mark.parametrize(
+    ("role", "allowed", "scoped", "expected"),
+    [
+        ("anonymous", frozenset({"admin"}), False, "login"),
+        ("admin", frozenset({"admin"}), True, "allowed"),
+        ("organizer", frozenset({"admin"}), True, "403"),
+        ("outsider", frozenset({"organizer", "admin"}), True, "403"),
+        ("outsider", frozenset({"organizer", "admin"}), False, "allowed"),
+        ("outsider", frozenset({"auditor"}), False, "403"),
+    ],
+)
 def test_expectations(role: str, allowed: frozenset[str], scoped: bool, expected: str) -> None:
     assert _expected(role, allowed, scoped) == expected

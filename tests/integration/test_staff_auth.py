@@ -118,8 +118,9 @@ def test_real_form_with_real_csrf_token(app_factory, app, db):  # type: ignore[n
 
     without = client.post("/admin/login", data={"email": "olga@example.org", "password": PASSWORD})
     assert without.status_code == 400
-    forged = client.post("/admin/login", data={"email": "olga@example.org", "password": PASSWORD,
-                                               "csrf_token": token[:-2] + "xx"})
+    forged = client.post(
+        "/admin/login", data={"email": "olga@example.org", "password": PASSWORD, "csrf_token": token[:-2] + "xx"}
+    )
     assert forged.status_code == 400
     assert _signed_in_as(client) is None
 
@@ -163,7 +164,11 @@ def test_failed_attempts_are_rate_limited_per_address(app_factory, app, db):  # 
         assert _login(coder, "tom@example.org").headers["Location"] == "/admin/login/code"
         wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
         assert [coder.post("/admin/login/code", data={"totp": wrong}).status_code for _ in range(4)] == [
-            401, 401, 401, 429]
+            401,
+            401,
+            401,
+            429,
+        ]
     finally:
         limiter.reset()
     failed = [details["reason"] for _a, _action, _t, details in _entries(db, "staff.sign_in_failed")]
@@ -207,18 +212,21 @@ def test_password_reset_and_deactivation_end_existing_sessions(client, db):  # t
     assert _signed_in_as(client) is None
 
 
-@pytest.mark.parametrize(("next_url", "location"), [
-    ("/admin/accounts", "/admin/accounts"),
-    ("/admin/?x=1", "/admin/?x=1"),
-    ("//evil.example/admin/", "/admin/"),
-    ("https://evil.example/admin/", "/admin/"),
-    ("/\\evil.example", "/admin/"),
-    ("/\t/evil.example", "/admin/"),
-    ("/admin/\r\nSet-Cookie: x=1", "/admin/"),
-    ("javascript:alert(1)", "/admin/"),
-    ("/i/some-initiative", "/admin/"),
-    ("", "/admin/"),
-])
+@pytest.mark.parametrize(
+    ("next_url", "location"),
+    [
+        ("/admin/accounts", "/admin/accounts"),
+        ("/admin/?x=1", "/admin/?x=1"),
+        ("//evil.example/admin/", "/admin/"),
+        ("https://evil.example/admin/", "/admin/"),
+        ("/\\evil.example", "/admin/"),
+        ("/\t/evil.example", "/admin/"),
+        ("/admin/\r\nSet-Cookie: x=1", "/admin/"),
+        ("javascript:alert(1)", "/admin/"),
+        ("/i/some-initiative", "/admin/"),
+        ("", "/admin/"),
+    ],
+)
 def test_no_open_redirect_after_sign_in(client, db, next_url, location):  # type: ignore[no-untyped-def]
     _staff(db, "ada@example.org", "admin")
     response = _login(client, "ada@example.org", next_url=next_url)
@@ -233,8 +241,9 @@ def test_next_survives_the_sign_in_form(client, db):  # type: ignore[no-untyped-
     page = client.get(redirect.headers["Location"])
     action = re.search(r'<form method="post" action="([^"]+)"', page.get_data(as_text=True))
     assert action and "next=" in action.group(1)
-    response = client.post(action.group(1).replace("&amp;", "&"),
-                           data={"email": "ada@example.org", "password": PASSWORD})
+    response = client.post(
+        action.group(1).replace("&amp;", "&"), data={"email": "ada@example.org", "password": PASSWORD}
+    )
     assert response.headers["Location"].startswith("/admin/accounts")
 
 
@@ -267,8 +276,9 @@ def test_totp_enrol_sign_in_wrong_code_and_disable(client, db):  # type: ignore[
     assert step.status_code == 302 and step.headers["Location"] == "/admin/login/code"
     assert _signed_in_as(client) is None  # the password alone does not sign in
     assert "Code from your authenticator app" in client.get("/admin/login/code").get_data(as_text=True)
-    wrong = client.post("/admin/login/code", data={"totp": "123456" if pyotp.TOTP(secret).now() != "123456"
-                                                   else "654321"})
+    wrong = client.post(
+        "/admin/login/code", data={"totp": "123456" if pyotp.TOTP(secret).now() != "123456" else "654321"}
+    )
     assert wrong.status_code == 401
     assert _signed_in_as(client) is None
     good = client.post("/admin/login/code", data={"totp": pyotp.TOTP(secret).now()})
@@ -339,8 +349,11 @@ def test_totp_mandatory_for_auditors(client, app_factory, db):  # type: ignore[n
 
     assert admin.post("/admin/accounts/settings", data={}).status_code == 302
     assert client.get("/admin/").status_code == 200
-    assert [(a, action, target, details) for a, action, target, details in _entries(db)
-            if action.startswith(("settings.", "account.totp", "staff.totp"))] == [
+    assert [
+        (a, action, target, details)
+        for a, action, target, details in _entries(db)
+        if action.startswith(("settings.", "account.totp", "staff.totp"))
+    ] == [
         ("ada@example.org", "settings.change", "totp_required_for_auditors", {"from": "0", "to": "1"}),
         ("audrey@example.org", "staff.totp_enrol", "audrey@example.org", {}),
         ("ada@example.org", "account.totp_reset", "audrey@example.org", {}),
@@ -361,50 +374,71 @@ def admin_client(client, db):  # type: ignore[no-untyped-def]
 def test_admin_creates_and_changes_an_account(admin_client, db):  # type: ignore[no-untyped-def]
     make_initiative("stop-scanning")
     make_initiative("clean-air")
-    created = admin_client.post("/admin/accounts/new", data={
-        "email": "Olga@Example.org", "role": "organizer", "initiatives": ["stop-scanning"], "password": PASSWORD})
+    created = admin_client.post(
+        "/admin/accounts/new",
+        data={"email": "Olga@Example.org", "role": "organizer", "initiatives": ["stop-scanning"], "password": PASSWORD},
+    )
     assert created.status_code == 302
     olga = _user(db, "olga@example.org")
     assert olga.role == "organizer" and [i.slug for i in olga.initiatives] == ["stop-scanning"]
     listing = admin_client.get("/admin/accounts").get_data(as_text=True)
     assert "olga@example.org" in listing and "stop-scanning" in listing
 
-    changed = admin_client.post(f"/admin/accounts/{olga.id}", data={"role": "auditor",
-                                                                    "initiatives": ["clean-air"]})
+    changed = admin_client.post(f"/admin/accounts/{olga.id}", data={"role": "auditor", "initiatives": ["clean-air"]})
     assert changed.status_code == 302
     olga = _user(db, "olga@example.org")
     assert olga.role == "auditor" and [i.slug for i in olga.initiatives] == ["clean-air"]
-    assert admin_client.post(f"/admin/accounts/{olga.id}", data={"role": "auditor", "initiatives": ["clean-air"]}
-                             ).status_code == 302  # nothing changed: nothing recorded
+    assert (
+        admin_client.post(
+            f"/admin/accounts/{olga.id}", data={"role": "auditor", "initiatives": ["clean-air"]}
+        ).status_code
+        == 302
+    )  # nothing changed: nothing recorded
 
     assert [e for e in _entries(db, "account.") if e[0] == "ada@example.org"] == [
-        ("ada@example.org", "account.create", "olga@example.org", {"role": "organizer",
-                                                                   "initiatives": ["stop-scanning"]}),
+        (
+            "ada@example.org",
+            "account.create",
+            "olga@example.org",
+            {"role": "organizer", "initiatives": ["stop-scanning"]},
+        ),
         ("ada@example.org", "account.access_given", "olga@example.org", {}),
-        ("ada@example.org", "account.change", "olga@example.org",
-         {"role": {"from": "organizer", "to": "auditor"},
-          "initiatives": {"added": ["clean-air"], "removed": ["stop-scanning"]}}),
+        (
+            "ada@example.org",
+            "account.change",
+            "olga@example.org",
+            {
+                "role": {"from": "organizer", "to": "auditor"},
+                "initiatives": {"added": ["clean-air"], "removed": ["stop-scanning"]},
+            },
+        ),
         ("ada@example.org", "account.access_given", "olga@example.org", {}),
         ("ada@example.org", "account.access_removed", "olga@example.org", {}),
     ]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"email": "olga@", "role": "organizer", "password": PASSWORD}, "is not a valid email address"),
-    ({"email": "olga@example.org", "role": "boss", "password": PASSWORD}, "The role must be one of"),
-    ({"email": "olga@example.org", "role": "organizer", "password": "too short"}, "at least 12 characters"),
-    ({"email": "ADA@example.org", "role": "organizer", "password": PASSWORD}, "exists already"),
-    ({"email": "olga@example.org", "role": "organizer", "password": PASSWORD, "initiatives": ["nope"]},
-     "There is no initiative"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"email": "olga@", "role": "organizer", "password": PASSWORD}, "is not a valid email address"),
+        ({"email": "olga@example.org", "role": "boss", "password": PASSWORD}, "The role must be one of"),
+        ({"email": "olga@example.org", "role": "organizer", "password": "too short"}, "at least 12 characters"),
+        ({"email": "ADA@example.org", "role": "organizer", "password": PASSWORD}, "exists already"),
+        (
+            {"email": "olga@example.org", "role": "organizer", "password": PASSWORD, "initiatives": ["nope"]},
+            "There is no initiative",
+        ),
+    ],
+)
 def test_account_form_refusals(admin_client, db, data, message):  # type: ignore[no-untyped-def]
     response = admin_client.post("/admin/accounts/new", data=data)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) == 1
-    assert _entries(db, "account.") == [("setup", "account.create", "ada@example.org",
-                                         {"role": "admin", "initiatives": []})]
+    assert _entries(db, "account.") == [
+        ("setup", "account.create", "ada@example.org", {"role": "admin", "initiatives": []})
+    ]
 
 
 def test_deactivate_reactivate_and_reset_password(admin_client, app_factory, db):  # type: ignore[no-untyped-def]
@@ -421,8 +455,10 @@ def test_deactivate_reactivate_and_reset_password(admin_client, app_factory, db)
 
     short = admin_client.post(f"/admin/accounts/{olga.id}/password", data={"password": "short"})
     assert short.status_code == 422
-    assert admin_client.post(f"/admin/accounts/{olga.id}/password",
-                             data={"password": "a brand new password"}).status_code == 302
+    assert (
+        admin_client.post(f"/admin/accounts/{olga.id}/password", data={"password": "a brand new password"}).status_code
+        == 302
+    )
     assert verify_password(_user(db, "olga@example.org").password_hash, "a brand new password")
     assert _signed_in_as(other) is None  # the old password's session ended
     assert _login(other, "olga@example.org").status_code == 401

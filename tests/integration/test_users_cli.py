@@ -30,10 +30,21 @@ def test_create_organizer_with_initiatives_from_stdin(app, db):  # type: ignore[
     make_initiative("stop-scanning")
     make_initiative("clean-air")
     make_initiative("not-given")
-    result = app.test_cli_runner().invoke(args=[
-        "users", "create", "Olga@Example.org", "--role", "organizer",
-        "--initiative", "stop-scanning", "--initiative", "clean-air", "--password-stdin",
-    ], input=PASSWORD + "\n")
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "Olga@Example.org",
+            "--role",
+            "organizer",
+            "--initiative",
+            "stop-scanning",
+            "--initiative",
+            "clean-air",
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "created organizer olga@example.org (initiatives: clean-air, stop-scanning)"
 
@@ -69,25 +80,39 @@ def test_hidden_prompt_asks_twice_until_both_match(app, db):  # type: ignore[no-
 
 
 def test_prompt_that_never_matches_creates_nothing(app, db):  # type: ignore[no-untyped-def]
-    result = app.test_cli_runner().invoke(args=["users", "create", "ada@example.org", "--role", "admin"],
-                                          input=f"{PASSWORD}\n{PASSWORD}x\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "ada@example.org", "--role", "admin"], input=f"{PASSWORD}\n{PASSWORD}x\n"
+    )
     assert result.exit_code != 0
     assert _users(db) == []
 
 
-@pytest.mark.parametrize(("args", "stdin", "message"), [
-    (["bob@example.org", "--role", "boss"], PASSWORD, "The role must be one of admin, organizer, auditor, not 'boss'."),
-    (["bob@example.org"], PASSWORD, "--role is required: one of admin, organizer, auditor"),
-    (["bob@example.org", "--role", "auditor", "--initiative", "nope"], PASSWORD, "There is no initiative 'nope'."),
-    (["bob@", "--role", "auditor"], PASSWORD, "'bob@' is not a valid email address."),
-    (["not an address", "--role", "auditor"], PASSWORD, "'not an address' is not a valid email address."),
-    (["bob@example.org", "--role", "auditor"], "eleven char", "The password must be at least 12 characters long."),
-    (["bob@example.org", "--role", "auditor"], "", "The password must be at least 12 characters long."),
-    (["bob@example.org", "--role", "admin", "--initiative", "stop-scanning"], PASSWORD,
-     "admins see every initiative; --initiative is for organizers and auditors"),
-    (["Taken@Example.org", "--role", "auditor"], PASSWORD, "an account with the address taken@example.org exists "
-                                                           "already"),
-])
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (
+            ["bob@example.org", "--role", "boss"],
+            PASSWORD,
+            "The role must be one of admin, organizer, auditor, not 'boss'.",
+        ),
+        (["bob@example.org"], PASSWORD, "--role is required: one of admin, organizer, auditor"),
+        (["bob@example.org", "--role", "auditor", "--initiative", "nope"], PASSWORD, "There is no initiative 'nope'."),
+        (["bob@", "--role", "auditor"], PASSWORD, "'bob@' is not a valid email address."),
+        (["not an address", "--role", "auditor"], PASSWORD, "'not an address' is not a valid email address."),
+        (["bob@example.org", "--role", "auditor"], "eleven char", "The password must be at least 12 characters long."),
+        (["bob@example.org", "--role", "auditor"], "", "The password must be at least 12 characters long."),
+        (
+            ["bob@example.org", "--role", "admin", "--initiative", "stop-scanning"],
+            PASSWORD,
+            "admins see every initiative; --initiative is for organizers and auditors",
+        ),
+        (
+            ["Taken@Example.org", "--role", "auditor"],
+            PASSWORD,
+            "an account with the address taken@example.org exists already",
+        ),
+    ],
+)
 def test_refusals_are_one_line_and_change_nothing(app, db, args, stdin, message):  # type: ignore[no-untyped-def]
     make_initiative("stop-scanning")
     create_account(email="taken@example.org", role="organizer", password=PASSWORD, initiatives=[], actor="setup")

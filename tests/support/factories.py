@@ -20,14 +20,22 @@ EGN = "7523169263"  # BG, born 1875-03-16
 LINK = re.compile(r"https?://[^\s\"<>]+/confirm/[^\s\"<>]+")
 
 
-def make_initiative(slug: str = "stop-scanning", *, start: date | None = None, end: date | None = None,
-                    draft: bool = False, with_key: bool = True, **kwargs: Any) -> tuple[Initiative, bytes]:
+def make_initiative(
+    slug: str = "stop-scanning",
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    draft: bool = False,
+    with_key: bool = True,
+    **kwargs: Any,
+) -> tuple[Initiative, bytes]:
     """A collecting initiative (or as asked) and the auditor's private key, committed."""
     today = utctoday()
     start = start or today - timedelta(days=10)
     end = end or start + timedelta(days=300)
-    initiative = create_initiative(slug=slug, title=kwargs.pop("title", f"Initiative {slug}"), start=start, end=end,
-                                   draft=draft, **kwargs)
+    initiative = create_initiative(
+        slug=slug, title=kwargs.pop("title", f"Initiative {slug}"), start=start, end=end, draft=draft, **kwargs
+    )
     private = b""
     if with_key:
         private, public = generate_key_pair()
