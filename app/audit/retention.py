@@ -163,12 +163,25 @@ def _purge_initiative(initiative: Initiative, now: datetime, link_age: timedelta
     report.add(slug, statement_category, _delete(Statement, statement_where, dry_run))
 
 
-def purge(*, now: datetime | None = None, dry_run: bool = False, confirm_max_age: int) -> PurgeReport:
-    """Delete (or, in a dry run, count) everything due at `now`, and audit-log what went; never commits."""
+def purge(
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    confirm_max_age: int,
+    only: Initiative | None = None,
+    actor: str = ACTOR,
+) -> PurgeReport:
+    """Delete (or, in a dry run, count) everything due at `now`, and audit-log what went; never commits.
+
+    `only` limits the purge to one initiative's rows (an auditor's purge from the staff side).
+    """
     now = now or utcnow()
     report = PurgeReport(now=now, dry_run=dry_run)
     link_age = timedelta(seconds=confirm_max_age)
-    initiatives = list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
+    if only is not None:
+        initiatives = [only]
+    else:
+        initiatives = list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
     for initiative in initiatives:
         _purge_initiative(initiative, now, link_age, report)
 
@@ -182,18 +195,19 @@ def purge(*, now: datetime | None = None, dry_run: bool = False, confirm_max_age
             "outbox_messages",
             _delete(OutboxMessage, [*old_mail, OutboxMessage.initiative_id == initiative.id], dry_run),
         )
-    report.add(
-        NO_INITIATIVE,
-        "outbox_messages",
-        _delete(OutboxMessage, [*old_mail, OutboxMessage.initiative_id.is_(None)], dry_run),
-    )
+    if only is None:
+        report.add(
+            NO_INITIATIVE,
+            "outbox_messages",
+            _delete(OutboxMessage, [*old_mail, OutboxMessage.initiative_id.is_(None)], dry_run),
+        )
 
     if not dry_run:
-        _record(report, initiatives)
+        _record(report, initiatives, actor)
     return report
 
 
-def _record(report: PurgeReport, initiatives: list[Initiative]) -> None:
+def _record(report: PurgeReport, initiatives: list[Initiative], actor: str) -> None:
     """One entry per initiative that lost rows (with the counters kept as its historical count), one for the run."""
     for initiative in initiatives:
         counts = report.counts.get(initiative.slug)
@@ -206,7 +220,7 @@ def _record(report: PurgeReport, initiatives: list[Initiative]) -> None:
                 c.country_code: c.confirmed_count for c in initiative.countries if c.confirmed_count
             }
         record(
-            ACTOR,
+            actor,
             "retention.purge",
             initiative=initiative,
             target=initiative.slug,
@@ -214,7 +228,7 @@ def _record(report: PurgeReport, initiatives: list[Initiative]) -> None:
             details=details,
         )
     record(
-        ACTOR,
+        actor,
         "retention.run",
         reason="retention rules",
         details={

@@ -302,3 +302,43 @@ def test_a_resent_link_keeps_its_statement_until_that_link_expires(app, db):  # 
     assert report.counts == {"resent": {"statements_unconfirmed": 1}}
     assert db.session.get(Statement, renewed) is not None
     assert db.session.get(Statement, stale) is None
+
+
+def test_an_auditor_purges_one_initiative_from_the_staff_side(app, client, db):  # type: ignore[no-untyped-def]
+    """The page shows the dry run; the button deletes only this initiative's due rows, under the auditor's name."""
+    from app.admin.access import session_values
+    from app.admin.passwords import hash_password
+    from app.models import StaffUser
+
+    mine, _ = make_initiative("mine")
+    other, _ = make_initiative("other")
+    max_age = timedelta(seconds=app.config["CONFIRM_MAX_AGE"])
+    old = utcnow() - max_age - timedelta(hours=1)
+    expired = add_statement(db, mine, "mine-expired", "pending", created=old)
+    kept = add_statement(db, mine, "mine-confirmed", "confirmed")
+    elsewhere = add_statement(db, other, "other-expired", "pending", created=old)
+    auditor = StaffUser(email="audrey@example.org", password_hash=hash_password("x" * 12), role="auditor")
+    auditor.initiatives = [mine]
+    db.session.add(auditor)
+    db.session.commit()
+    with client.session_transaction() as session:
+        session.update(session_values(auditor))
+
+    page = client.get("/admin/initiatives/mine/retention")
+    assert page.status_code == 200
+    assert b'data-category="statements_unconfirmed">1<' in page.data
+    assert db.session.get(Statement, expired) is not None  # looking changes nothing
+    assert client.get("/admin/initiatives/other/retention").status_code == 403
+
+    assert client.post("/admin/initiatives/mine/retention").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Statement, expired) is None
+    assert db.session.get(Statement, kept) is not None
+    assert db.session.get(Statement, elsewhere) is not None  # another initiative's rows are not this auditor's
+    entries = audit(db)
+    assert [(e.actor, e.action) for e in entries] == [
+        ("audrey@example.org", "retention.purge"),
+        ("audrey@example.org", "retention.run"),
+    ]
+    assert b"nothing-due" in client.get("/admin/initiatives/mine/retention").data
+    assert verify_chain().intact
