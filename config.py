@@ -78,6 +78,9 @@ class Config:
         self.MAX_SIGNERS_PER_EMAIL = 2  # a household, as the UK Parliament petitions service allows
         self.MAIL_MAX_ATTEMPTS = int(_env("MAIL_MAX_ATTEMPTS", "10"))
         self.MAIL_RETRY_BASE_SECONDS = int(_env("MAIL_RETRY_BASE_SECONDS", "30"))
+        # How many reverse proxies (load balancers) stand in front and set X-Forwarded-For/-Proto: 0 trusts none, so
+        # a client cannot forge its address; behind one load balancer set 1, or every client shares one rate limit.
+        self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
         self.STAFF_SESSION_IDLE_SECONDS = int(_env("STAFF_SESSION_IDLE_SECONDS", "1800"))
         self.ARGON2_PARAMS: dict[str, int] = {}
         self.BABEL_DEFAULT_LOCALE = "en"
