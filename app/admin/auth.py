@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pyotp
@@ -57,10 +59,40 @@ def _totp(secret: str) -> pyotp.TOTP:
     return pyotp.TOTP(secret)
 
 
-def code_matches(secret: str, code: str) -> bool:
-    """RFC 6238 code, one 30-second step of clock drift either side."""
+def matched_step(secret: str, code: str) -> int | None:
+    """The 30-second step whose RFC 6238 code this is, allowing one step of clock drift either side."""
     code = "".join(code.split())
-    return code.isdigit() and _totp(secret).verify(code, valid_window=1)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = _totp(secret)
+    now = int(time.time())
+    for drift in (0, -1, 1):
+        moment = now + drift * totp.interval
+        if hmac.compare_digest(totp.at(moment), code):
+            return int(totp.timecode(datetime.fromtimestamp(moment, UTC)))
+    return None
+
+
+def code_matches(secret: str, code: str) -> bool:
+    return matched_step(secret, code) is not None
+
+
+def use_code(user: StaffUser, code: str) -> bool:
+    """Accept a code once: its step must be newer than the last one this account used (no replay)."""
+    assert user.totp_secret is not None
+    step = matched_step(user.totp_secret, code)
+    if step is None:
+        return False
+    taken = db.session.execute(
+        sa.update(StaffUser)
+        .where(
+            StaffUser.id == user.id,
+            sa.or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(taken == 1)
 
 
 def _refuse(template_values: dict[str, object]) -> ResponseReturnValue:
@@ -147,9 +179,8 @@ def login_code() -> ResponseReturnValue:
         return redirect(url_for("admin.login"))
     if request.method == "GET":
         return render_template("admin/login.html", step="code")
-    assert user.totp_secret is not None
-    if not code_matches(user.totp_secret, request.form.get("totp") or ""):
-        record(user.email, "staff.sign_in_failed", target=user.email, details={"reason": "wrong code"})
+    if not use_code(user, request.form.get("totp") or ""):
+        record(user.email, "staff.sign_in_failed", target=user.email, details={"reason": "wrong or used code"})
         db.session.commit()
         return _refuse({"step": "code", "error": _("That code is not right. Please try the code shown now.")})
     target = session.get("staff_pending_next")

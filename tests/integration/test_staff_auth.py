@@ -172,7 +172,7 @@ def test_failed_attempts_are_rate_limited_per_address(app_factory, app, db):  # 
     finally:
         limiter.reset()
     failed = [details["reason"] for _a, _action, _t, details in _entries(db, "staff.sign_in_failed")]
-    assert failed == ["wrong password"] * 3 + ["wrong code"] * 3  # refused requests never reached the check
+    assert failed == ["wrong password"] * 3 + ["wrong or used code"] * 3  # refused requests never reached the check
 
 
 def test_idle_session_expires(client, app, db):  # type: ignore[no-untyped-def]
@@ -295,10 +295,30 @@ def test_totp_enrol_sign_in_wrong_code_and_disable(client, db):  # type: ignore[
         ("staff.sign_in", {"second_factor": False}),
         ("staff.totp_enrol", {}),
         ("staff.sign_out", {}),
-        ("staff.sign_in_failed", {"reason": "wrong code"}),
+        ("staff.sign_in_failed", {"reason": "wrong or used code"}),
         ("staff.sign_in", {"second_factor": True}),
         ("staff.totp_disable", {}),
     ]
+
+
+def test_a_code_works_only_once(client, db):  # type: ignore[no-untyped-def]
+    """RFC 6238, 5.2: a code seen over someone's shoulder (or in a proxy log) must not sign in a second time."""
+    secret = pyotp.random_base32()
+    _staff(db, "olga@example.org", "organizer", totp=secret)
+    code = pyotp.TOTP(secret).now()
+    _login(client, "olga@example.org")
+    assert client.post("/admin/login/code", data={"totp": code}).status_code == 302
+    assert _signed_in_as(client) == "olga@example.org"
+    client.post("/admin/logout")
+
+    _login(client, "olga@example.org")
+    replay = client.post("/admin/login/code", data={"totp": code})
+    assert replay.status_code == 401
+    assert _signed_in_as(client) is None
+    # an older code (the step before) is refused as well, even inside the drift window
+    earlier = pyotp.TOTP(secret).at(int(time.time()) - 30)
+    assert client.post("/admin/login/code", data={"totp": earlier}).status_code == 401
+    assert _signed_in_as(client) is None
 
 
 def test_code_step_expires_and_cannot_be_skipped(client, db):  # type: ignore[no-untyped-def]
