@@ -12,7 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .extensions import db
-from .initiatives import InitiativeError, create_initiative, find_initiative
+from .initiatives import InitiativeError, create_initiative, find_initiative, record_creation
 from .models import Initiative, utctoday
 from .sealing import generate_key_pair, write_private_key
 
@@ -59,7 +59,7 @@ def initiatives_create(slug: str, title: str, start: str, end: str, rules: str, 
     except InitiativeError as error:
         _fail(str(error))
         return
-    _record_creation(initiative, "cli")
+    record_creation(initiative, "cli")
     db.session.commit()
     click.echo(
         f"created initiative {initiative.slug} ({initiative.rule_set}, {len(initiative.countries)} member "
@@ -70,28 +70,9 @@ def initiatives_create(slug: str, title: str, start: str, end: str, rules: str, 
         click.echo(f"next: flask --app wsgi keys generate --initiative {slug} --out auditor-{slug}.key")
 
 
-def _record_creation(initiative: Initiative, actor: str) -> None:
-    from .audit.log import record
-
-    record(
-        actor,
-        "initiative.create",
-        initiative=initiative,
-        target=initiative.slug,
-        details={
-            "rule_set": initiative.rule_set,
-            "status": initiative.status,
-            "collection_start": initiative.collection_start.isoformat(),
-            "collection_end": initiative.collection_end.isoformat(),
-            "countries": [c.country_code for c in initiative.countries],
-        },
-    )
-
-
 @initiatives_cli.command("list")
 def initiatives_list() -> None:
     """One line per initiative."""
-    from .models import Initiative
 
     for initiative in db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)):
         key = "key set" if initiative.auditor_public_key else "no auditor key"
@@ -190,7 +171,7 @@ def demo_seed() -> None:
             "*This is a demo initiative seeded by `make run`.*"
         ),
     )
-    _record_creation(initiative, "demo seed")
+    record_creation(initiative, "demo seed")
     db.session.commit()
     key_path = Path(current_app.instance_path) / f"auditor-{slug}.key"
     if key_path.exists():

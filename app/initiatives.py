@@ -316,6 +316,28 @@ def change_status(initiative: Initiative, to: str, reason: str, today: date) -> 
     return {"from": before, "to": to}
 
 
+def record_creation(initiative: Initiative, actor: str) -> None:
+    """The audit entry of a new initiative, the same whether it came from the browser, the CLI or the demo seed."""
+    from .audit.log import record
+
+    record(
+        actor,
+        "initiative.create",
+        initiative=initiative,
+        target=initiative.slug,
+        details={
+            "title": initiative.title,
+            "rule_set": initiative.rule_set,
+            "status": initiative.status,
+            "goal": initiative.goal,
+            "min_countries": initiative.min_countries,
+            "start": initiative.collection_start.isoformat(),
+            "end": initiative.collection_end.isoformat(),
+            "countries": [c.country_code for c in initiative.countries],
+        },
+    )
+
+
 def find_initiative(slug: str) -> Initiative | None:
     if not SLUG.match(slug):  # e.g. a NUL byte from the URL, which PostgreSQL refuses with an error
         return None

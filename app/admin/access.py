@@ -156,6 +156,13 @@ def initiative_for_staff(slug: str) -> Initiative:
     return initiative
 
 
+def visible_initiatives(user: StaffUser) -> list[Initiative]:
+    """The initiatives a staff member works on: all of them for an admin, the ones they were given otherwise."""
+    if user.role == "admin":
+        return list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
+    return list(user.initiatives)
+
+
 def actor() -> str:
     """How the audit log names the signed-in staff member."""
     user = current_staff()

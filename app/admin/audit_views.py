@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
 from flask import abort, render_template, request
 from flask_babel import gettext as _
 
 from ..audit.browse import AuditFilter, actions, search
 from ..audit.log import verify_chain
-from ..extensions import db
-from ..models import Initiative
-from .access import current_staff, initiative_for_staff, staff_required
+from .access import current_staff, initiative_for_staff, staff_required, visible_initiatives
 from .routes import blueprint
 
 INSTANCE = "_instance"  # the filter value for entries of no initiative (sign-ins, accounts): admins only
@@ -36,10 +33,7 @@ def audit_log() -> str:
     """Newest first; an auditor sees the entries of the initiatives they were given."""
     user = current_staff()
     assert user is not None
-    if user.role == "admin":
-        initiatives = list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
-    else:
-        initiatives = list(user.initiatives)
+    initiatives = visible_initiatives(user)
     slug = (request.args.get("initiative") or "").strip()
     instance_only = slug == INSTANCE
     if instance_only and user.role != "admin":

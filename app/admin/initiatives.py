@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
@@ -20,12 +19,13 @@ from ..initiatives import (
     change_status,
     collection_started,
     create_initiative,
+    record_creation,
     rules_frozen,
     transitions,
     update_initiative,
 )
 from ..models import Initiative, utctoday
-from .access import actor, current_staff, initiative_for_staff, staff_required
+from .access import actor, current_staff, initiative_for_staff, staff_required, visible_initiatives
 from .routes import blueprint
 
 MANAGERS = ("admin", "organizer")
@@ -37,11 +37,7 @@ def index() -> str:
     """The initiatives this staff member was given (admins: all)."""
     user = current_staff()
     assert user is not None
-    if user.role == "admin":
-        initiatives = list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
-    else:
-        initiatives = list(user.initiatives)
-    return render_template("admin/index.html", initiatives=initiatives)
+    return render_template("admin/index.html", initiatives=visible_initiatives(user))
 
 
 @dataclass
@@ -159,21 +155,7 @@ def initiative_new() -> tuple[str, int] | Response:
         if form.errors:
             db.session.rollback()
         else:
-            record(
-                actor(),
-                "initiative.create",
-                initiative=initiative,
-                target=initiative.slug,
-                details={
-                    "title": initiative.title,
-                    "rule_set": initiative.rule_set,
-                    "goal": initiative.goal,
-                    "min_countries": initiative.min_countries,
-                    "start": initiative.collection_start.isoformat(),
-                    "end": initiative.collection_end.isoformat(),
-                    "countries": [c.country_code for c in initiative.countries],
-                },
-            )
+            record_creation(initiative, actor())
             db.session.commit()
             flash(_("Created %(slug)s as a draft.", slug=initiative.slug), "success")
             return redirect(url_for("admin.initiative_edit", slug=initiative.slug))

@@ -19,25 +19,14 @@ from pathlib import Path
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey
 
+from ..eci.fields import STATEMENT_FIELDS
 from ..sealing import open_sealed
 from .create import ExportError, check_output_directory
 from .manifest import parse_line
 from .verify import ExportInvalid, verify_export
 
-COLUMNS = (
-    "statement_id",
-    "country",
-    "confirmed_at",
-    "first_names",
-    "family_names",
-    "date_of_birth",
-    "street",
-    "postal_code",
-    "city",
-    "residence_country",
-    "id_type",
-    "id_number",
-)
+# CONTRACT.md, `export open`: the record's id, country and time, then every personal field in Annex III order
+COLUMNS = ("statement_id", "country", "confirmed_at", *STATEMENT_FIELDS)
 PERSONAL = COLUMNS[3:]
 
 
