@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
+from bench import export, signing
+from tests.support import postgres
 
 
 def main() -> None:
-    from bench import signing
-
     signing.main(["--signers", "300"])
-    try:
-        export = importlib.import_module("bench.export")
-    except ModuleNotFoundError:
-        print("bench: export benchmark not available", file=sys.stderr)
+    if not postgres.available():
+        export.main(["--statements", "100000"])
         return
-    export.main(["--statements", "100000"])
+    cluster = postgres.Cluster()  # the export benchmark on PostgreSQL too, in a throwaway cluster
+    cluster.init()
+    cluster.start()
+    try:
+        export.main(["--statements", "100000", "--database-url", cluster.create_database("bench_export")])
+    finally:
+        cluster.destroy()
 
 
 if __name__ == "__main__":
