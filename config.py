@@ -50,8 +50,8 @@ class Config:
 
     ENV_NAME = "development"
     TESTING = False
-    RATELIMIT_DEFAULT = "1"
-    CAPTCHA_DEFAULT = "1"
+    ratelimit_default = "1"
+    captcha_default = "1"
 
     def __init__(self) -> None:
         instance = instance_path()
@@ -67,12 +67,12 @@ class Config:
         self.CONFIRM_MAX_AGE = int(_env("CONFIRM_MAX_AGE", "604800"))
         self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024)))
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
-        self.RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", self.RATELIMIT_DEFAULT)
+        self.RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", self.ratelimit_default)
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.SIGN_RATE_LIMIT = _env("SIGN_RATE_LIMIT", "20 per minute; 200 per hour")
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
-        self.CAPTCHA_ENABLED = _flag("CAPTCHA_ENABLED", self.CAPTCHA_DEFAULT)
+        self.CAPTCHA_ENABLED = _flag("CAPTCHA_ENABLED", self.captcha_default)
         self.EMAIL_CHECK_DELIVERABILITY = _flag("EMAIL_CHECK_DELIVERABILITY", "0")
         self.MAX_EMAILS_PER_STATEMENT = 5
         self.MAX_SIGNERS_PER_EMAIL = 2  # a household, as the UK Parliament petitions service allows
@@ -96,7 +96,8 @@ class Config:
         return _instance_secret(name, filename)
 
     def as_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in vars(self).items() if key.isupper()}
+        """Every upper-case setting, the class's own (ENV_NAME, TESTING) and those read from the environment."""
+        return {key: getattr(self, key) for key in dir(self) if key.isupper()}
 
 
 class DevelopmentConfig(Config):
@@ -106,8 +107,8 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
-    RATELIMIT_DEFAULT = "0"
-    CAPTCHA_DEFAULT = "0"
+    ratelimit_default = "0"
+    captcha_default = "0"
 
     def __init__(self) -> None:
         super().__init__()

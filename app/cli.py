@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .extensions import db
@@ -66,8 +66,20 @@ def initiatives_create(slug: str, title: str, start: str, end: str, rules: str, 
         f"states, {initiative.collection_start} to {initiative.collection_end}, "
         f"{initiative.public_status(utctoday())})"
     )
-    if initiative.auditor_public_key is None:
-        click.echo(f"next: flask --app wsgi keys generate --initiative {slug} --out auditor-{slug}.key")
+    if current_app.config["ENV_NAME"] != "production":
+        # Outside production an initiative is signable at once, as the demo is: its key pair is made here and the
+        # private half kept in instance/. `keys generate` replaces it before the first statement.
+        key_path = _instance_key_path(slug)
+        generate_keys(slug, key_path, actor="cli")
+        click.echo(
+            f"wrote a development auditor key to {key_path}; a real campaign runs `keys generate` on the "
+            "auditor's machine instead"
+        )
+    else:
+        click.echo(
+            f"signing opens once it has an auditor key: flask --app wsgi keys generate --initiative {slug} "
+            f"--out auditor-{slug}.key (on the auditor's machine)"
+        )
 
 
 @initiatives_cli.command("list")
@@ -80,6 +92,14 @@ def initiatives_list() -> None:
             f"{initiative.slug}\t{initiative.public_status(utctoday())}\t{initiative.collection_start}"
             f"..{initiative.collection_end}\t{key}"
         )
+
+
+def _instance_key_path(slug: str) -> Path:
+    """Where a development key lives; a leftover from a deleted database goes (its statements went with it)."""
+    key_path = Path(current_app.instance_path) / f"auditor-{slug}.key"
+    if key_path.exists():
+        os.remove(key_path)
+    return key_path
 
 
 def generate_keys(slug: str, out: Path, actor: str = "cli") -> None:
@@ -151,7 +171,6 @@ def mail_send(loop: bool, interval: float) -> None:
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Seed `reclaim-your-face` with an auditor key under instance/ (idempotent)."""
-    from flask import current_app
 
     slug = "reclaim-your-face"
     if find_initiative(slug) is not None:
@@ -173,9 +192,7 @@ def demo_seed() -> None:
     )
     record_creation(initiative, "demo seed")
     db.session.commit()
-    key_path = Path(current_app.instance_path) / f"auditor-{slug}.key"
-    if key_path.exists():
-        os.remove(key_path)  # a leftover from a deleted database: its statements are gone with it
+    key_path = _instance_key_path(slug)
     generate_keys(slug, key_path, actor="demo seed")
     click.echo(
         f"demo: seeded {initiative.slug}; its auditor private key is {key_path} "

@@ -61,18 +61,38 @@ def _initiatives(db) -> list[Initiative]:  # type: ignore[no-untyped-def]
 
 
 def test_create_initiative(app, client, db):  # type: ignore[no-untyped-def]
+    """Outside production a created initiative collects at once, as the contract says, with a development key."""
     result = _create(app)
     assert result.exit_code == 0, result.output
     assert "created initiative open-data" in result.output
-    assert "keys generate --initiative open-data" in result.output
+    assert "development auditor key" in result.output
     [initiative] = _initiatives(db)
     assert (initiative.slug, initiative.title, initiative.rule_set) == ("open-data", "Open data for all", "eci-2024")
     assert initiative.status == "collecting"
     assert len(initiative.countries) == 27
-    assert initiative.auditor_public_key is None
+    key_file = Path(app.instance_path) / "auditor-open-data.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert initiative.auditor_public_key == bytes(PrivateKey(read_private_key(key_file)).public_key)
     assert client.get("/api/v1/initiatives/open-data").get_json()["status"] == "collecting"
-    # no auditor key yet: nothing can be collected
-    assert client.post("/i/open-data/sign", data=part_b()).status_code == 403
+    assert client.post("/i/open-data/sign", data=part_b()).status_code == 303
+
+
+def test_create_in_production_waits_for_the_auditor_key(app, client, db, tmp_path):  # type: ignore[no-untyped-def]
+    """In production no private key is ever written on the server: signing opens after `keys generate`."""
+    app.config["ENV_NAME"] = "production"
+    (Path(app.instance_path) / "auditor-open-data.key").unlink(missing_ok=True)  # from an earlier test
+    result = _create(app)
+    assert result.exit_code == 0, result.output
+    assert "keys generate --initiative open-data" in result.output
+    [initiative] = _initiatives(db)
+    assert initiative.auditor_public_key is None
+    assert not (Path(app.instance_path) / "auditor-open-data.key").exists()
+    assert client.post("/i/open-data/sign", data=part_b()).status_code == 403  # nothing can be collected yet
+    generated = app.test_cli_runner().invoke(
+        args=["keys", "generate", "--initiative", "open-data", "--out", str(tmp_path / "auditor.key")]
+    )
+    assert generated.exit_code == 0, generated.output
+    assert client.post("/i/open-data/sign", data=part_b()).status_code == 303
 
 
 def test_create_with_older_rules_and_twelve_months(app, db):  # type: ignore[no-untyped-def]
@@ -223,12 +243,13 @@ def test_generate_keys(app, client, db, tmp_path):  # type: ignore[no-untyped-de
 
 def test_generate_keys_refuses_to_overwrite(app, db, tmp_path):  # type: ignore[no-untyped-def]
     assert _create(app).exit_code == 0
+    before = _initiatives(db)[0].auditor_public_key
     out = tmp_path / "auditor.key"
     out.write_text("precious\n")
     line = _one_line_error(_run(app, "keys", "generate", "--initiative", "open-data", "--out", str(out)))
     assert "overwrite" in line or "exists" in line
     assert out.read_text() == "precious\n"
-    assert _initiatives(db)[0].auditor_public_key is None
+    assert _initiatives(db)[0].auditor_public_key == before
 
 
 def test_generate_keys_unknown_initiative_or_folder(app, db, tmp_path):  # type: ignore[no-untyped-def]
@@ -236,10 +257,11 @@ def test_generate_keys_unknown_initiative_or_folder(app, db, tmp_path):  # type:
     assert "nope" in line
     assert not (tmp_path / "k").exists()
     assert _create(app).exit_code == 0
+    before = _initiatives(db)[0].auditor_public_key
     missing = tmp_path / "no-such-folder" / "k"
     line = _one_line_error(_run(app, "keys", "generate", "--initiative", "open-data", "--out", str(missing)))
     assert "no-such-folder" in line
-    assert _initiatives(db)[0].auditor_public_key is None
+    assert _initiatives(db)[0].auditor_public_key == before
 
 
 def test_generate_keys_refuses_once_statements_are_sealed(app, client, db, tmp_path):  # type: ignore[no-untyped-def]
