@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import sqlalchemy as sa
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -17,6 +18,7 @@ MESSAGES = {
     410: lambda: _("This is no longer available."),
     413: lambda: _("What you sent is too large."),
     429: lambda: _("Too many attempts. Please wait a little and try again."),
+    503: lambda: _("The service is unavailable for a moment. Please try again in a minute."),
     500: lambda: _("Something went wrong on our side. Nothing you entered was stored; please try again."),
 }
 
@@ -47,8 +49,32 @@ def register(app: Flask) -> None:
         message = error.description if getattr(error, "quorum_message", False) else None
         return render_error(status, message)
 
+    @app.errorhandler(sa.exc.OperationalError)
+    def database_unavailable(error: sa.exc.OperationalError):  # type: ignore[no-untyped-def]
+        """The database is restarting or out of reach: say so, and that trying again shortly will work."""
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, type(error.orig).__name__)
+        _discard_session()
+        response, status = render_error(
+            503,
+            _(
+                "We cannot record anything at this moment. Nothing you entered was stored: "
+                "please try again in a minute."
+            ),
+        )
+        response = make_response(response, status)
+        response.headers["Retry-After"] = "30"
+        return response
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        db.session.rollback()  # "nothing you entered was stored": not even by a later commit in this context
+        _discard_session()  # "nothing you entered was stored": not even by a later commit in this context
         return render_error(500)
+
+
+def _discard_session() -> None:
+    """Roll back; if the connection itself is gone, the rollback fails too, and the session is simply dropped."""
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        db.session.remove()
