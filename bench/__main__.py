@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bench import export, signing
+from bench import export, load, signing
 from tests.support import postgres
 
 
 def main() -> None:
     signing.main(["--signers", "300"])
     if not postgres.available():
+        print("bench: PostgreSQL 15 is not installed (make system-deps): skipping the load benchmark")
         export.main(["--statements", "100000"])
         return
     cluster = postgres.Cluster()  # the export benchmark on PostgreSQL too, in a throwaway cluster
@@ -18,6 +19,7 @@ def main() -> None:
         export.main(["--statements", "100000", "--database-url", cluster.create_database("bench_export")])
     finally:
         cluster.destroy()
+    load.main(["--signings", "3000"])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ def free_port() -> int:
 class Cluster:
     """Start with `start()`, stop with `stop()`; `restart()` for tests that outlive a database restart."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # fsync on, as in production (benchmarks); off for tests, which need no durability
         self.root = Path(tempfile.mkdtemp(prefix="quorum-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -47,10 +48,9 @@ class Cluster:
         )
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "log", "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast") -> None:
