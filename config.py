@@ -45,6 +45,14 @@ def _instance_secret(name: str, filename: str) -> str:
     return path.read_text().strip()
 
 
+EXPORT_KEY_FILE = "export_signing_key"
+
+
+def generate_instance_secret(name: str, filename: str) -> str:
+    """Outside production: make (or read) a secret in instance/ when it is first needed."""
+    return _instance_secret(name, filename)
+
+
 class Config:
     """Development defaults: SQLite in instance/, mail written to instance/mail/, secrets generated once."""
 
@@ -90,10 +98,16 @@ class Config:
         self.SESSION_COOKIE_SECURE = self.BASE_URL.startswith("https://")
         self.SECRET_KEY = self._secret("SECRET_KEY", "secret_key")
         self.FINGERPRINT_KEY = self._secret("FINGERPRINT_KEY", "fingerprint_key")
-        self.EXPORT_SIGNING_KEY = self._secret("EXPORT_SIGNING_KEY", "export_signing_key", required=False)
+        # Read, never made here: an auditor's machine that only verifies exports must not invent a signing key of
+        # its own (it would then call every genuine manifest forged). `export create` makes it on first use.
+        self.EXPORT_SIGNING_KEY = self._existing_secret("EXPORT_SIGNING_KEY", EXPORT_KEY_FILE)
 
     def _secret(self, name: str, filename: str, required: bool = True) -> str:
         return _instance_secret(name, filename)
+
+    def _existing_secret(self, name: str, filename: str) -> str:
+        path = instance_path() / filename
+        return _env(name) or (path.read_text().strip() if path.exists() else "")
 
     def as_dict(self) -> dict[str, Any]:
         """Every upper-case setting, the class's own (ENV_NAME, TESTING) and those read from the environment."""
@@ -122,6 +136,9 @@ class ProductionConfig(Config):
         if not _env("DATABASE_URL"):
             raise MissingSecret("DATABASE_URL is not set: production needs a PostgreSQL URL")
         super().__init__()
+
+    def _existing_secret(self, name: str, filename: str) -> str:
+        return _env(name)
 
     def _secret(self, name: str, filename: str, required: bool = True) -> str:
         value = _env(name)

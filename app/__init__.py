@@ -19,7 +19,8 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
         settings = config if isinstance(config, Config) else load_config(config)
     except MissingSecret as error:
         print(f"quorum: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
+        # 3 is gunicorn's "worker failed to boot": the master stops instead of restarting the worker forever
+        raise SystemExit(3) from error
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=settings.INSTANCE_PATH)
     app.config.from_mapping(settings.as_dict())

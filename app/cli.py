@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import date, timedelta
 from pathlib import Path
@@ -194,16 +195,47 @@ def demo_seed() -> None:
     db.session.commit()
     key_path = _instance_key_path(slug)
     generate_keys(slug, key_path, actor="demo seed")
+    from .exports.keys import instance_signing_key
+
+    instance_signing_key()  # the export key exists from the start, so the staff side can show it
     click.echo(
         f"demo: seeded {initiative.slug}; its auditor private key is {key_path} "
         "(demo only: a real campaign keeps this key off the server)"
     )
 
 
+def _explain_missing_tables(command: click.Command) -> None:
+    """Before `db upgrade` (or with a wrong DATABASE_URL) a command says so in one line, not in a traceback."""
+    callback = command.callback
+    if callback is None:
+        return
+
+    @functools.wraps(callback)
+    def guarded(*args: object, **kwargs: object) -> object:
+        try:
+            return callback(*args, **kwargs)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+            db.session.rollback()
+            text = str(error.orig).lower()
+            if "no such table" in text or "does not exist" in text:
+                raise click.ClickException(
+                    "the database has no Quorum tables yet: run `flask --app wsgi db upgrade` first"
+                ) from error
+            raise click.ClickException(f"the database cannot be reached ({type(error.orig).__name__})") from error
+
+    command.callback = guarded
+
+
 def register(app: Flask) -> None:
     from .admin.cli import users_cli
     from .audit.cli import audit_cli, retention_cli
     from .exports.cli import export_cli
+
+    for group in (users_cli, export_cli, audit_cli, retention_cli, initiatives_cli, keys_cli, mail_cli, demo_cli):
+        for command in group.commands.values():
+            if not getattr(command, "_quorum_guarded", False):
+                _explain_missing_tables(command)
+                command._quorum_guarded = True  # type: ignore[attr-defined]
 
     for group in (users_cli, export_cli, audit_cli, retention_cli):
         app.cli.add_command(group)

@@ -20,7 +20,12 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         line = sys.stdin.readline()
         return line.removesuffix("\n").removesuffix("\r")
-    value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    except click.Abort as error:
+        raise click.ClickException(
+            "no password given: type it at the prompt in a terminal, or pipe one line to --password-stdin"
+        ) from error
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -40,6 +40,16 @@ def _summary(initiative: Initiative, counts: Progress) -> dict[str, Any]:
         "countries_reached": counts.countries_reached,
         "as_of": counts.as_of.replace(microsecond=0).isoformat() + "Z",
     }
+
+
+@blueprint.after_request
+def _cross_origin(response: Response) -> Response:
+    """Campaign sites on other origins read the counts, preflight included."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
 
 
 def _public(response: Response) -> Response:

@@ -28,6 +28,8 @@ def _known_key(key_file: Path | None) -> tuple[bytes | None, str]:
     try:
         if key_file is not None:
             return parse_verify_key(key_file.read_text(encoding="utf-8")), f"from {key_file}"
+        # None where this machine has no export key (an auditor's own machine): verify then checks the manifest
+        # against the key it names and says to compare that key with the published one
         return instance_verify_key(), "this instance's EXPORT_SIGNING_KEY"
     except (ExportKeyError, OSError, UnicodeDecodeError) as error:
         _fail(f"cannot read the export verify key: {error}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from nacl.signing import SigningKey
 
+from config import EXPORT_KEY_FILE, generate_instance_secret
+
 from .manifest import signing_key
 
 
@@ -15,6 +17,10 @@ class SigningKeyMissing(RuntimeError):
 def instance_signing_key() -> SigningKey:
     """The key that signs manifests; refuses rather than sign with a key nobody can check later."""
     seed = current_app.config.get("EXPORT_SIGNING_KEY") or ""
+    if not seed and current_app.config["ENV_NAME"] != "production":
+        # outside production the key is made on first use and kept in instance/, like the other secrets
+        seed = generate_instance_secret("EXPORT_SIGNING_KEY", EXPORT_KEY_FILE)
+        current_app.config["EXPORT_SIGNING_KEY"] = seed
     if not seed:
         raise SigningKeyMissing("EXPORT_SIGNING_KEY is not set: this instance cannot sign exports without it")
     return signing_key(seed)

@@ -122,6 +122,9 @@ class DirectoryTransport:
 
 def make_transport(echo: Callable[[str], None] = print) -> SmtpTransport | DirectoryTransport:
     url = current_app.config["SMTP_URL"]
+    if not url and current_app.config["ENV_NAME"] == "production":
+        # files with addresses in them on a production server would be mail that never arrives, and a leak
+        raise MailConfigError("SMTP_URL is not set: in production mail is delivered over SMTP only")
     if url:
         return SmtpTransport(parse_smtp_url(url), current_app.config["SMTP_TIMEOUT"])
     return DirectoryTransport(Path(current_app.config["MAIL_DIR"]), echo)

@@ -24,7 +24,7 @@ from ..errors import render_error
 from ..extensions import db, limiter
 from ..initiatives import find_initiative, progress
 from ..models import Initiative, utctoday
-from . import service
+from . import service, subscriptions
 from .forms import ID_TYPE_LABELS, SignForm, validate_submission
 
 blueprint = Blueprint("signing", __name__)
@@ -251,3 +251,21 @@ def renew_link(slug: str, token: str):  # type: ignore[no-untyped-def]
         db.session.commit()
     session["sent_to"] = email[:254] or None
     return redirect(url_for("signing.check_inbox", slug=slug), code=303)
+
+
+@blueprint.route("/i/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(slug: str, token: str):  # type: ignore[no-untyped-def]
+    """GET shows a button and changes nothing (mail scanners prefetch links); POST ends the subscription."""
+    initiative = find_initiative(slug)
+    if initiative is None:
+        return render_error(404)
+    try:
+        subscriber_id = subscriptions.read_unsubscribe_token(initiative, token)
+    except subscriptions.UnsubscribeLinkInvalid:
+        return render_error(400, _("This unsubscribe link is not valid. Copy the whole link from the email."))
+    done = False
+    if request.method == "POST":
+        subscriptions.unsubscribe(initiative, subscriber_id)
+        db.session.commit()
+        done = True
+    return render_template("signing/unsubscribe.html", initiative=initiative, done=done)

@@ -21,6 +21,7 @@ from ..mail.outbox import enqueue
 from ..models import Initiative, InitiativeCountry, Statement, Subscriber, utcnow
 from ..sealing import seal
 from .forms import SignerInput
+from .subscriptions import subscription_for, unsubscribe_url
 
 CONFIRM_SALT = "quorum.statement.confirm"
 
@@ -142,6 +143,7 @@ def _send_confirmation(initiative: Initiative, statement: Statement, email: str)
         .values(link_sent_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    subscription = subscription_for(initiative, email, fingerprint_key())
     enqueue(
         "confirm",
         email,
@@ -152,6 +154,7 @@ def _send_confirmation(initiative: Initiative, statement: Statement, email: str)
         country=statement.country_code,
         url=confirmation_url(initiative, statement),
         max_age_days=max(1, current_app.config["CONFIRM_MAX_AGE"] // 86400),
+        unsubscribe_url=unsubscribe_url(initiative, subscription) if subscription else None,
     )
 
 
@@ -254,9 +257,9 @@ def submit(initiative: Initiative, signer: SignerInput, remote_addr: str | None)
             continue  # someone took this identity or this email slot a moment ago: look again
         statement = db.session.get(Statement, statement_id)
         assert statement is not None
-        _send_confirmation(initiative, statement, signer.email)
         if signer.updates_consent:
             _subscribe(initiative, statement, signer.email)
+        _send_confirmation(initiative, statement, signer.email)
         return SubmitOutcome("new", True)
     raise RuntimeError("could not record the statement after three attempts")
 

@@ -214,3 +214,12 @@ def test_api_counts_match_the_database(client, db):  # type: ignore[no-untyped-d
     body = client.get(f"/api/v1/initiatives/{initiative.slug}").get_json()
     assert [c["confirmed"] for c in body["countries"]] == list(range(27))
     assert body["confirmed"] == sum(range(27))
+
+
+def test_cors_preflight_is_answered(client):  # type: ignore[no-untyped-def]
+    response = client.options(
+        "/api/v1/initiatives", headers={"Origin": "https://campaign.example", "Access-Control-Request-Method": "GET"}
+    )
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in response.headers["Access-Control-Allow-Methods"]

@@ -325,3 +325,15 @@ def test_the_worker_loop_outlives_an_unexpected_error(mail_app, monkeypatch):  #
     delivery.run_forever(0, echo=lines.append, should_stop=lambda: len(rounds) >= 3)
     assert len(rounds) == 3
     assert lines == ["mail: delivery round failed (RuntimeError); retrying"]
+
+
+def test_production_refuses_to_write_mail_to_files(app, client, db, tmp_path):  # type: ignore[no-untyped-def]
+    """Without SMTP_URL a production worker stops with the reason instead of writing addresses to disk."""
+    initiative, _ = make_initiative()
+    client.post(f"/i/{initiative.slug}/sign", data=part_b())
+    app.config.update(ENV_NAME="production", SMTP_URL="", MAIL_DIR=str(tmp_path / "mail"))
+    result = app.test_cli_runner().invoke(args=["mail", "send"])
+    assert result.exit_code != 0
+    assert "SMTP_URL is not set" in result.output
+    assert not (tmp_path / "mail").exists()
+    assert [m.status for m in _messages(db)] == ["queued"]  # nothing lost: it goes out once SMTP is configured

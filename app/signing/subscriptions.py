@@ -1,0 +1,67 @@
+"""Addresses kept for campaign updates, and the way out: an unsubscribe link in every email that goes to them.
+
+ECI.md: such an address is kept until the signer unsubscribes (and at most 12 months after collection ends). On
+unsubscribing the address is scrubbed at once; retention deletes the emptied row later.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..eci.fingerprint import email_fingerprint
+from ..extensions import db
+from ..models import Initiative, Subscriber, utcnow
+
+UNSUBSCRIBE_SALT = "quorum.subscriber.unsubscribe"
+
+
+class UnsubscribeLinkInvalid(Exception):
+    """A forged or altered link, or one of another initiative."""
+
+
+def _serializer() -> URLSafeSerializer:
+    # no max age: a way out of a mailing list must keep working as long as the address is kept
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+
+
+def subscription_for(initiative: Initiative, email: str, key: bytes) -> Subscriber | None:
+    """The address's subscription to this initiative's updates, unless it was ended."""
+    return db.session.scalar(
+        sa.select(Subscriber).where(
+            Subscriber.initiative_id == initiative.id,
+            Subscriber.email_fingerprint == email_fingerprint(key, email),
+            Subscriber.unsubscribed_at.is_(None),
+        )
+    )
+
+
+def unsubscribe_url(initiative: Initiative, subscriber: Subscriber) -> str:
+    token = _serializer().dumps({"u": subscriber.id, "i": initiative.id})
+    return f"{current_app.config['BASE_URL']}/i/{initiative.slug}/unsubscribe/{token}"
+
+
+def read_unsubscribe_token(initiative: Initiative, token: str) -> int:
+    try:
+        payload = _serializer().loads(token)
+    except BadSignature as error:
+        raise UnsubscribeLinkInvalid("bad signature") from error
+    if not isinstance(payload, dict) or payload.get("i") != initiative.id or not isinstance(payload.get("u"), int):
+        raise UnsubscribeLinkInvalid("wrong initiative")
+    return int(payload["u"])
+
+
+def unsubscribe(initiative: Initiative, subscriber_id: int) -> bool:
+    """End the subscription and scrub the address now; True if this call ended it (twice is harmless)."""
+    ended = db.session.execute(
+        sa.update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.initiative_id == initiative.id,
+            Subscriber.unsubscribed_at.is_(None),
+        )
+        .values(unsubscribed_at=utcnow(), active=False, email="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(ended == 1)
