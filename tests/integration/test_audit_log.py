@@ -9,13 +9,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.admin.access import session_values
-from app.admin.passwords import hash_password
 from app.audit.log import GENESIS, chain_head, record, verify_chain
 from app.extensions import db as _db
-from app.models import AuditEntry, StaffUser, utcnow
+from app.models import AuditEntry, utcnow
 
-from ..support.factories import make_initiative
+from ..support.factories import make_initiative, make_staff, sign_in_as
 
 
 def _write(count: int, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
@@ -214,19 +212,6 @@ def test_concurrent_appends_keep_one_linear_chain(app, db):  # type: ignore[no-u
 # --- the staff page -----------------------------------------------------------------------------------------
 
 
-def _staff(db, email: str, role: str, initiatives=()):  # type: ignore[no-untyped-def]
-    user = StaffUser(email=email, password_hash=hash_password("x" * 12), role=role)
-    user.initiatives = list(initiatives)
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
-def _sign_in(client, user) -> None:  # type: ignore[no-untyped-def]
-    with client.session_transaction() as session:
-        session.update(session_values(user))
-
-
 def test_auditor_reads_only_their_initiatives(app, db, client):  # type: ignore[no-untyped-def]
     mine, _ = make_initiative("mine")
     other, _ = make_initiative("other")
@@ -234,7 +219,7 @@ def test_auditor_reads_only_their_initiatives(app, db, client):  # type: ignore[
     record("olga@example.org", "quarantine.apply", initiative=other, reason="secret of the other campaign")
     record("olga@example.org", "staff.sign_in")
     db.session.commit()
-    _sign_in(client, _staff(db, "aud@example.org", "auditor", [mine]))
+    sign_in_as(client, make_staff(db, "aud@example.org", "auditor", [mine]))
 
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "burst from one network" in page
@@ -251,7 +236,7 @@ def test_admin_filters_and_pages(app, db, client):  # type: ignore[no-untyped-de
         record("ada@example.org" if i % 2 else "bob@example.org", "test.many", initiative=initiative, target=f"row {i}")
     record("cli", "keys.generate", initiative=initiative, target="special")
     db.session.commit()
-    _sign_in(client, _staff(db, "root@example.org", "admin"))
+    sign_in_as(client, make_staff(db, "root@example.org", "admin"))
 
     first = client.get("/admin/audit").get_data(as_text=True)
     assert "56 entries match" in first and "Page 1 of 2" in first
@@ -275,7 +260,7 @@ def test_page_shows_a_broken_chain(app, db, client):  # type: ignore[no-untyped-
     _write(3)
     ids = _ids(db)
     _tamper(db, "UPDATE audit_entry SET actor = 'someone else' WHERE id = :id", id=ids[1])
-    _sign_in(client, _staff(db, "root@example.org", "admin"))
+    sign_in_as(client, make_staff(db, "root@example.org", "admin"))
     page = client.get("/admin/audit").get_data(as_text=True)
     assert 'data-intact="no"' in page and f"entry {ids[1]} (" in page
 
@@ -284,5 +269,5 @@ def test_page_shows_a_broken_chain(app, db, client):  # type: ignore[no-untyped-
 def test_others_cannot_read_the_log(app, db, client, role, status):  # type: ignore[no-untyped-def]
     if role:
         initiative, _ = make_initiative()
-        _sign_in(client, _staff(db, "org@example.org", role, [initiative]))
+        sign_in_as(client, make_staff(db, "org@example.org", role, [initiative]))
     assert client.get("/admin/audit").status_code == status

@@ -13,14 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from app import quarantine as service
-from app.admin.access import session_values
-from app.admin.passwords import hash_password
 from app.audit.log import verify_chain
 from app.initiatives import reconcile_counters, recount
-from app.models import AuditEntry, Initiative, Quarantine, StaffUser, Statement, utcnow
+from app.models import AuditEntry, Initiative, Quarantine, Statement, utcnow
 from app.signing.service import confirmation_url
 
-from ..support.factories import make_initiative, path_of
+from ..support.factories import make_initiative, make_staff, path_of, sign_in_as
 
 T0 = datetime(2026, 3, 1, 12, 0)
 
@@ -77,19 +75,6 @@ class Statements:
         return {label for label, id_ in self.ids.items() if id_ in held}
 
 
-def _staff(db, email: str, role: str, initiatives=()):  # type: ignore[no-untyped-def]
-    user = StaffUser(email=email, password_hash=hash_password("x" * 12), role=role)
-    user.initiatives = list(initiatives)
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
-def _sign_in(client, user) -> None:  # type: ignore[no-untyped-def]
-    with client.session_transaction() as session:
-        session.update(session_values(user))
-
-
 def _public(client, slug: str) -> tuple[int, dict[str, int]]:
     body = client.get(f"/api/v1/initiatives/{slug}").get_json()
     return body["confirmed"], {c["code"]: c["confirmed"] for c in body["countries"] if c["confirmed"]}
@@ -132,8 +117,8 @@ FORM = {"network_mode": "exact", "network_fingerprint": fp("net-a"), "reason": "
 
 def test_preview_apply_release_move_the_public_counts(app, db, client, campaign):  # type: ignore[no-untyped-def]
     initiative, rows, elsewhere = campaign
-    organizer = _staff(db, "olga@example.org", "organizer", [initiative])
-    _sign_in(client, organizer)
+    organizer = make_staff(db, "olga@example.org", "organizer", [initiative])
+    sign_in_as(client, organizer)
     slug = initiative.slug
     assert _public(client, slug) == (7, {"DE": 5, "FR": 2})
 
@@ -193,7 +178,7 @@ def test_preview_apply_release_move_the_public_counts(app, db, client, campaign)
 
 def test_reason_is_required(app, db, client, campaign):  # type: ignore[no-untyped-def]
     initiative, rows, _ = campaign
-    _sign_in(client, _staff(db, "aud@example.org", "auditor", [initiative]))
+    sign_in_as(client, make_staff(db, "aud@example.org", "auditor", [initiative]))
     slug = initiative.slug
     response = client.post(f"/admin/initiatives/{slug}/quarantine", data={**FORM, "reason": "   "})
     assert response.status_code == 422
@@ -228,7 +213,7 @@ def test_reason_is_required(app, db, client, campaign):  # type: ignore[no-untyp
 )
 def test_bad_criteria_change_nothing(app, db, client, campaign, form, message):  # type: ignore[no-untyped-def]
     initiative, rows, _ = campaign
-    _sign_in(client, _staff(db, "root@example.org", "admin"))
+    sign_in_as(client, make_staff(db, "root@example.org", "admin"))
     for path in ("quarantine/preview", "quarantine"):
         response = client.post(f"/admin/initiatives/{initiative.slug}/{path}", data=form)
         assert response.status_code == 422
@@ -238,7 +223,7 @@ def test_bad_criteria_change_nothing(app, db, client, campaign, form, message): 
 
 def test_apply_that_matches_nothing_is_refused(app, db, client, campaign):  # type: ignore[no-untyped-def]
     initiative, _, _ = campaign
-    _sign_in(client, _staff(db, "root@example.org", "admin"))
+    sign_in_as(client, make_staff(db, "root@example.org", "admin"))
     response = client.post(
         f"/admin/initiatives/{initiative.slug}/quarantine", data={**FORM, "network_fingerprint": fp("net-nobody")}
     )
@@ -333,7 +318,7 @@ def test_confirmed_while_quarantined_counts_after_release(app, db, client):  # t
 
 def test_shared_fingerprints_are_offered(app, db, client, campaign):  # type: ignore[no-untyped-def]
     initiative, _, _ = campaign
-    _sign_in(client, _staff(db, "olga@example.org", "organizer", [initiative]))
+    sign_in_as(client, make_staff(db, "olga@example.org", "organizer", [initiative]))
     page = client.get(f"/admin/initiatives/{initiative.slug}/quarantine").get_data(as_text=True)
     assert fp("net-a")[:16] in page and fp("net-b")[:16] in page
     prefilled = client.get(
@@ -356,7 +341,7 @@ def test_shared_fingerprints_are_offered(app, db, client, campaign):  # type: ig
 def test_who_may_quarantine(app, db, client, campaign, role, given, status):  # type: ignore[no-untyped-def]
     initiative, rows, _ = campaign
     if role:
-        _sign_in(client, _staff(db, f"{role}@example.org", role, [initiative] if given else []))
+        sign_in_as(client, make_staff(db, f"{role}@example.org", role, [initiative] if given else []))
     slug = initiative.slug
     assert client.get(f"/admin/initiatives/{slug}/quarantine").status_code == status
     applied = client.post(f"/admin/initiatives/{slug}/quarantine", data=FORM)

@@ -95,3 +95,23 @@ def confirm_link(message: EmailMessage) -> str:
 
 def path_of(url: str) -> str:
     return re.sub(r"^https?://[^/]+", "", url)
+
+
+def make_staff(db: Any, email: str, role: str, initiatives: Any = ()) -> Any:
+    """A staff account (password "x" * 12) given these initiatives, committed."""
+    from app.admin.passwords import hash_password
+    from app.models import StaffUser
+
+    user = StaffUser(email=email, password_hash=hash_password("x" * 12), role=role)
+    user.initiatives = list(initiatives)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def sign_in_as(client: Any, user: Any) -> None:
+    """Put the staff member's session in the test client's cookie, skipping the sign-in form."""
+    from app.admin.access import session_values
+
+    with client.session_transaction() as session:
+        session.update(session_values(user))
