@@ -24,7 +24,6 @@ from stdnum.pl import pesel  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.mail.outbox import enqueue  # noqa: E402, F401  (imported so that mail templates load once)
 from app.models import OutboxMessage, Statement  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from config import TestingConfig  # noqa: E402
@@ -52,7 +51,6 @@ def _percentile(values: list[float], fraction: float) -> float:
 def run(url: str, signers: int) -> dict[str, Any]:
     from flask_migrate import upgrade
 
-    from app.cli import generate_keys  # noqa: F401
     from app.initiatives import create_initiative
     from app.models import utctoday
     from app.sealing import generate_key_pair

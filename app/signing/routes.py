@@ -222,7 +222,7 @@ def confirm_submit(slug: str, token: str):  # type: ignore[no-untyped-def]
     if error is not None:
         return error
     try:
-        outcome = service.confirm(initiative, statement.id, utctoday())
+        outcome = service.confirm(initiative, statement, utctoday())
     except service.SigningClosed as closed:
         db.session.rollback()
         return render_error(closed.status, closed.message)

@@ -84,13 +84,21 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONFIRM_SALT)
 
 
+def _token(statement_id: uuid.UUID, initiative_id: int) -> str:
+    return _serializer().dumps({"s": statement_id.hex, "i": initiative_id})
+
+
 def confirmation_token(statement: Statement) -> str:
-    return _serializer().dumps({"s": statement.id.hex, "i": statement.initiative_id})
+    return _token(statement.id, statement.initiative_id)
 
 
 def confirmation_url(initiative: Initiative, statement: Statement) -> str:
+    return _confirmation_url(initiative, statement.id)
+
+
+def _confirmation_url(initiative: Initiative, statement_id: uuid.UUID) -> str:
     base = current_app.config["BASE_URL"]
-    return f"{base}/i/{initiative.slug}/confirm/{confirmation_token(statement)}"
+    return f"{base}/i/{initiative.slug}/confirm/{_token(statement_id, initiative.id)}"
 
 
 def _payload_statement_id(payload: object, initiative: Initiative) -> uuid.UUID:
@@ -123,27 +131,30 @@ class SubmitOutcome:
     email_sent: bool
 
 
-def _try_send(statement_id: uuid.UUID) -> bool:
-    """Count one more email for a statement, unless it already had its five (atomic, no read-then-write)."""
+def _try_send(statement_id: uuid.UUID, new_link: bool = False) -> bool:
+    """Count one more email for a statement, unless it already had its five (atomic, no read-then-write).
+
+    With `new_link`, the same UPDATE records when the link was issued: the statement then lives until that link
+    expires (retention reads link_sent_at).
+    """
     limit = current_app.config["MAX_EMAILS_PER_STATEMENT"]
+    values: dict[str, object] = {"emails_sent": Statement.emails_sent + 1}
+    if new_link:
+        values["link_sent_at"] = utcnow()
     result = db.session.execute(
         sa.update(Statement)
         .where(Statement.id == statement_id, Statement.emails_sent < limit)
-        .values(emails_sent=Statement.emails_sent + 1)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
-def _send_confirmation(initiative: Initiative, statement: Statement, email: str) -> None:
-    """Queue a fresh link; the statement now lives until this link expires (retention reads link_sent_at)."""
-    db.session.execute(
-        sa.update(Statement)
-        .where(Statement.id == statement.id)
-        .values(link_sent_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    subscription = subscription_for(initiative, email, fingerprint_key())
+def _send_confirmation(
+    initiative: Initiative, statement_id: uuid.UUID, country: str, email: str, may_be_subscribed: bool = True
+) -> None:
+    """Queue a confirmation link, with a way out of updates where this address is kept for them."""
+    subscription = subscription_for(initiative, email, fingerprint_key()) if may_be_subscribed else None
     enqueue(
         "confirm",
         email,
@@ -151,8 +162,8 @@ def _send_confirmation(initiative: Initiative, statement: Statement, email: str)
         "confirm",
         initiative_id=initiative.id,
         initiative=initiative,
-        country=statement.country_code,
-        url=confirmation_url(initiative, statement),
+        country=country,
+        url=_confirmation_url(initiative, statement_id),
         max_age_days=max(1, current_app.config["CONFIRM_MAX_AGE"] // 86400),
         unsubscribe_url=unsubscribe_url(initiative, subscription) if subscription else None,
     )
@@ -160,9 +171,9 @@ def _send_confirmation(initiative: Initiative, statement: Statement, email: str)
 
 def _handle_existing(initiative: Initiative, statement: Statement, email: str) -> SubmitOutcome:
     if statement.status == "pending":
-        sent = _try_send(statement.id)
+        sent = _try_send(statement.id, new_link=True)
         if sent:
-            _send_confirmation(initiative, statement, email)
+            _send_confirmation(initiative, statement.id, statement.country_code, email)
         return SubmitOutcome("pending", sent)
     sent = _try_send(statement.id)
     if sent:
@@ -237,6 +248,7 @@ def submit(initiative: Initiative, signer: SignerInput, remote_addr: str | None)
             )
             return SubmitOutcome("household_full", True)
         statement_id = uuid.uuid4()
+        now = utcnow()
         inserted = insert_unless_conflict(
             Statement.__table__,
             {
@@ -250,28 +262,29 @@ def submit(initiative: Initiative, signer: SignerInput, remote_addr: str | None)
                 "network_fingerprint": network_fp,
                 "sealed_data": sealed,
                 "emails_sent": 1,
-                "created_at": utcnow(),
+                "created_at": now,
+                "link_sent_at": now,
             },
         )
         if not inserted:
             continue  # someone took this identity or this email slot a moment ago: look again
-        statement = db.session.get(Statement, statement_id)
-        assert statement is not None
         if signer.updates_consent:
-            _subscribe(initiative, statement, signer.email)
-        _send_confirmation(initiative, statement, signer.email)
+            _subscribe(initiative, statement_id, signer.email)
+        _send_confirmation(
+            initiative, statement_id, signer.country, signer.email, may_be_subscribed=signer.updates_consent
+        )
         return SubmitOutcome("new", True)
     raise RuntimeError("could not record the statement after three attempts")
 
 
-def _subscribe(initiative: Initiative, statement: Statement, email: str) -> None:
+def _subscribe(initiative: Initiative, statement_id: uuid.UUID, email: str) -> None:
     """Keep the address for updates; it becomes active when the statement is confirmed."""
     # a household's second signer may subscribe the same address: the first row stands
     insert_unless_conflict(
         Subscriber.__table__,
         {
             "initiative_id": initiative.id,
-            "statement_id": statement.id,
+            "statement_id": statement_id,
             "email": email,
             "email_fingerprint": email_fingerprint(fingerprint_key(), email),
             "active": False,
@@ -292,12 +305,9 @@ class ConfirmOutcome:
     newly_confirmed: bool
 
 
-def confirm(initiative: Initiative, statement_id: uuid.UUID, today: date) -> ConfirmOutcome:
+def confirm(initiative: Initiative, statement: Statement, today: date) -> ConfirmOutcome:
     """Confirm once: the status flip and the counter increment happen in one transaction, guarded by the
     status, so a double click or a second tab counts nothing twice."""
-    statement = find_statement(initiative, statement_id)
-    if statement is None:
-        raise LinkInvalid("no such statement")
     if statement.status != "pending":
         return ConfirmOutcome(statement, False)
     if initiative.public_status(today) != "collecting":
@@ -337,7 +347,7 @@ def request_new_link(initiative: Initiative, statement_id: uuid.UUID, email: str
         return False
     if not hmac.compare_digest(statement.email_fingerprint, email_fingerprint(fingerprint_key(), email)):
         return False
-    if not _try_send(statement.id):
+    if not _try_send(statement.id, new_link=True):
         return False
-    _send_confirmation(initiative, statement, email)
+    _send_confirmation(initiative, statement.id, statement.country_code, email)
     return True

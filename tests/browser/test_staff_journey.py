@@ -80,7 +80,7 @@ def _campaign(slug: str) -> tuple[bytes, str]:
     from app.models import Statement
 
     for statement in db.session.scalars(db.select(Statement)):
-        confirm(initiative, statement.id, utctoday())
+        confirm(initiative, statement, utctoday())
     submit(
         initiative,
         _signer(
