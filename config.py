@@ -84,6 +84,8 @@ class Config:
         self.EMAIL_CHECK_DELIVERABILITY = _flag("EMAIL_CHECK_DELIVERABILITY", "0")
         self.MAX_EMAILS_PER_STATEMENT = 5
         self.MAX_SIGNERS_PER_EMAIL = 2  # a household, as the UK Parliament petitions service allows
+        # however many identities are typed with one address (CONTRACT.md, "Who signed stays unknown")
+        self.MAX_EMAILS_PER_ADDRESS_PER_DAY = int(_env("MAX_EMAILS_PER_ADDRESS_PER_DAY", "10"))
         self.MAIL_MAX_ATTEMPTS = int(_env("MAIL_MAX_ATTEMPTS", "10"))
         self.MAIL_RETRY_BASE_SECONDS = int(_env("MAIL_RETRY_BASE_SECONDS", "30"))
         # How many reverse proxies (load balancers) stand in front and set X-Forwarded-For/-Proto: 0 trusts none, so

@@ -11,6 +11,7 @@ from flask import Flask
 from config import ROOT, Config, MissingSecret, load_config
 
 from .extensions import babel, csrf, db, limiter, migrate
+from .transactions import Quorum
 
 
 def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
@@ -22,7 +23,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
         # 3 is gunicorn's "worker failed to boot": the master stops instead of restarting the worker forever
         raise SystemExit(3) from error
 
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=settings.INSTANCE_PATH)
+    app = Quorum(__name__, template_folder=str(ROOT / "templates"), instance_path=settings.INSTANCE_PATH)
     app.config.from_mapping(settings.as_dict())
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the contract's key order reads better
@@ -35,6 +36,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    register_services(app)
     register_cli(app)
     register_error_pages(app)
     register_template_helpers(app)
@@ -50,6 +52,11 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _configure_sqlite(app)
+
+    @app.teardown_request
+    def _end_unit_of_work(_error: BaseException | None) -> None:
+        """Whatever a request left uncommitted (it failed, or an error page loaded something) is rolled back."""
+        db.session.rollback()
 
 
 def _configure_sqlite(app: Flask) -> None:
@@ -78,6 +85,15 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api)
     app.register_blueprint(admin)
     csrf.exempt(api)
+
+
+def register_services(app: Flask) -> None:
+    """What the services take as values, made once: the lifecycle's keys and limits, and links under BASE_URL."""
+    from .links import init_links
+    from .statements.policy import Policy
+
+    app.extensions["quorum.policy"] = Policy.from_config(app.config)
+    init_links(app)
 
 
 def register_cli(app: Flask) -> None:

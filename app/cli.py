@@ -16,6 +16,7 @@ from .extensions import db
 from .initiatives import InitiativeError, create_initiative, find_initiative, record_creation
 from .models import Initiative, utctoday
 from .sealing import generate_key_pair, write_private_key
+from .transactions import transactional
 
 
 def _fail(message: str) -> None:
@@ -35,6 +36,8 @@ initiatives_cli = AppGroup("initiatives", help="Create and list initiatives.")
 keys_cli = AppGroup("keys", help="Auditor key pairs.")
 mail_cli = AppGroup("mail", help="Deliver the outbox.")
 demo_cli = AppGroup("demo", help="The demo initiative that `make run` seeds.")
+counters_cli = AppGroup("counters", help="The counters every public number is read from.")
+statements_cli = AppGroup("statements", help="Statements after verification by the national authorities.")
 
 
 @initiatives_cli.command("create")
@@ -61,7 +64,6 @@ def initiatives_create(slug: str, title: str, start: str, end: str, rules: str, 
         _fail(str(error))
         return
     record_creation(initiative, "cli")
-    db.session.commit()
     click.echo(
         f"created initiative {initiative.slug} ({initiative.rule_set}, {len(initiative.countries)} member "
         f"states, {initiative.collection_start} to {initiative.collection_end}, "
@@ -126,7 +128,6 @@ def generate_keys(slug: str, out: Path, actor: str = "cli") -> None:
     from .audit.log import record
 
     record(actor, "keys.generate", initiative=initiative, target=slug, details={"public_key": public.hex()})
-    db.session.commit()
 
 
 @keys_cli.command("generate")
@@ -192,7 +193,6 @@ def demo_seed() -> None:
         ),
     )
     record_creation(initiative, "demo seed")
-    db.session.commit()
     key_path = _instance_key_path(slug)
     generate_keys(slug, key_path, actor="demo seed")
     from .exports.keys import instance_signing_key
@@ -204,18 +204,95 @@ def demo_seed() -> None:
     )
 
 
-def _explain_missing_tables(command: click.Command) -> None:
-    """Before `db upgrade` (or with a wrong DATABASE_URL) a command says so in one line, not in a traceback."""
-    callback = command.callback
-    if callback is None:
+@counters_cli.command("check")
+@click.option(
+    "--repair", is_flag=True, help="set every counter that differs to its recount, in one audited transaction"
+)
+@click.option("--initiative", "slug", default=None, help="only this initiative (default: all)")
+def counters_check(repair: bool, slug: str | None) -> None:
+    """Compare every counter with a recount from the statements and print each difference; exit non-zero on one.
+
+    With --repair the counters that differ are set to the recount, and the repair is in the audit log.
+    """
+    from .audit.log import record
+    from .statements import counters
+
+    if slug is not None:
+        found = find_initiative(slug)
+        if found is None:
+            _fail(f"no initiative with slug {slug!r}")
+        initiatives = [found]
+    else:
+        initiatives = list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
+    wrong = 0
+    for initiative in initiatives:
+        assert initiative is not None
+        report = counters.check(initiative)
+        for line in report.lines():
+            click.echo(line)
+        if report.ok:
+            continue
+        wrong += 1
+        if repair:
+            counters.repair(report)
+            record("cli", "counters.repair", initiative=initiative, target=initiative.slug, details=report.as_details())
+            click.echo(f"{initiative.slug}: repaired, the counters now equal the recount")
+    if wrong and not repair:
+        _fail(f"{wrong} initiative(s) have counters that differ from a recount; run with --repair to set them right")
+    click.echo(
+        f"counters check: {len(initiatives)} initiative(s), {wrong} repaired" if repair else "counters check: ok"
+    )
+
+
+@statements_cli.command("invalidate")
+@click.option("--initiative", "slug", required=True)
+@click.option("--reason", required=True, help="why, e.g. the authority's verification reference; goes to the audit log")
+@click.option("--by", "actor", default="cli", show_default=True, help="who the audit log names")
+@click.argument("statement_ids", nargs=-1, required=True)
+def statements_invalidate(slug: str, reason: str, actor: str, statement_ids: tuple[str, ...]) -> None:
+    """Mark confirmed statements a national authority found invalid (their ids, as in the export): they stop
+    counting; the counters and the audit log say so."""
+    import uuid
+
+    from .audit.log import record
+    from .statements.lifecycle import invalidate
+
+    initiative = find_initiative(slug)
+    if initiative is None:
+        _fail(f"no initiative with slug {slug!r}")
         return
+    if not reason.strip():
+        _fail("--reason must say why")
+    try:
+        ids = [uuid.UUID(value) for value in statement_ids]
+    except ValueError:
+        _fail("statement ids are UUIDs, as in the export's statement_id column")
+        return
+    per_country = invalidate(initiative, ids)
+    done = sum(per_country.values())
+    record(
+        actor,
+        "statements.invalidate",
+        initiative=initiative,
+        target=slug,
+        reason=reason.strip(),
+        details={"requested": len(ids), "invalidated": per_country},
+    )
+    click.echo(f"invalidated {done} of {len(ids)} statements of {slug}; {len(ids) - done} were not confirmed ones")
+
+
+def _as_unit_of_work(command: click.Command) -> None:
+    """Each command is one transaction (committed if it succeeds); before `db upgrade` (or with a wrong
+    DATABASE_URL) it says so in one line, not in a traceback."""
+    if command.callback is None:
+        return
+    callback = transactional(command.callback)
 
     @functools.wraps(callback)
     def guarded(*args: object, **kwargs: object) -> object:
         try:
             return callback(*args, **kwargs)
         except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
-            db.session.rollback()
             text = str(error.orig).lower()
             if "no such table" in text or "does not exist" in text:
                 raise click.ClickException(
@@ -231,10 +308,22 @@ def register(app: Flask) -> None:
     from .audit.cli import audit_cli, retention_cli
     from .exports.cli import export_cli
 
-    for group in (users_cli, export_cli, audit_cli, retention_cli, initiatives_cli, keys_cli, mail_cli, demo_cli):
+    groups = (
+        users_cli,
+        export_cli,
+        audit_cli,
+        retention_cli,
+        initiatives_cli,
+        keys_cli,
+        mail_cli,
+        demo_cli,
+        counters_cli,
+        statements_cli,
+    )
+    for group in groups:
         for command in group.commands.values():
             if not getattr(command, "_quorum_guarded", False):
-                _explain_missing_tables(command)
+                _as_unit_of_work(command)
                 command._quorum_guarded = True  # type: ignore[attr-defined]
 
     for group in (users_cli, export_cli, audit_cli, retention_cli):
@@ -243,3 +332,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(counters_cli)
+    app.cli.add_command(statements_cli)

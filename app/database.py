@@ -22,3 +22,25 @@ def insert_unless_conflict(table: sa.Table, values: dict[str, Any]) -> bool:
     # result's rowcount is then -1 even when the row went in
     statement = insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return db.session.execute(statement).first() is not None
+
+
+def upsert_add(
+    table: sa.Table, key: dict[str, Any], column: str, delta: int, *, below: int | None = None
+) -> int | None:
+    """Add `delta` to `column` of the row with this primary key, making the row (column = delta) if there is none.
+
+    One statement (INSERT ... ON CONFLICT DO UPDATE), so two transactions adding at once both count. With `below`,
+    an existing row is only changed while the column is below that bound; returns the new value, or None when the
+    bound said no.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(**key, **{column: delta})
+    current = table.c[column]
+    statement = statement.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={column: current + delta},
+        where=(current < below) if below is not None else None,
+    ).returning(current)
+    value = db.session.execute(statement).scalar()
+    return None if value is None else int(value)

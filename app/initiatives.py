@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from .eci.member_states import ECI_GOAL, ECI_MIN_COUNTRIES, RULE_SETS, member_states
 from .extensions import db
-from .models import Initiative, InitiativeCountry, Statement, utcnow
+from .models import Initiative, InitiativeCountry, InitiativeStatus, Statement, utcnow
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
@@ -130,7 +130,8 @@ def create_initiative(
         min_countries=min_countries,
         collection_start=start,
         collection_end=end,
-        status="draft" if draft else "collecting",
+        status=InitiativeStatus.DRAFT if draft else InitiativeStatus.COLLECTING,
+        published_at=None if draft else utcnow(),
     )
     _set_countries(initiative, codes)
     db.session.add(initiative)
@@ -146,7 +147,7 @@ def has_statements(initiative: Initiative) -> bool:
 
 def collection_started(initiative: Initiative, today: date) -> bool:
     """Published (not a draft) and the start date reached: the campaign is, or was, collecting."""
-    return initiative.status != "draft" and today >= initiative.collection_start
+    return initiative.status != InitiativeStatus.DRAFT and today >= initiative.collection_start
 
 
 def rules_frozen(initiative: Initiative, today: date) -> bool:
@@ -186,7 +187,7 @@ def _snapshot(initiative: Initiative) -> dict[str, object]:
 
 def update_initiative(initiative: Initiative, changes: InitiativeChanges, today: date) -> dict[str, list[object]]:
     """Apply an edit within the campaign's guards; returns {field: [before, after]} for the audit log."""
-    if initiative.status in ("submitted", "withdrawn"):
+    if initiative.is_final:
         raise InitiativeError(_("a submitted or withdrawn initiative cannot be changed"))
     before = _snapshot(initiative)
     frozen = rules_frozen(initiative, today)
@@ -248,12 +249,13 @@ class Transition:
     why_not: str = ""
 
 
-STATUS_FLOW: dict[str, tuple[str, ...]] = {
-    "draft": ("collecting", "withdrawn"),
-    "collecting": ("draft", "closed", "submitted", "withdrawn"),
-    "closed": ("collecting", "submitted", "withdrawn"),
-    "submitted": (),
-    "withdrawn": (),
+_S = InitiativeStatus
+STATUS_FLOW: dict[InitiativeStatus, tuple[InitiativeStatus, ...]] = {
+    _S.DRAFT: (_S.COLLECTING, _S.WITHDRAWN),
+    _S.COLLECTING: (_S.DRAFT, _S.CLOSED, _S.SUBMITTED, _S.WITHDRAWN),
+    _S.CLOSED: (_S.COLLECTING, _S.SUBMITTED, _S.WITHDRAWN),
+    _S.SUBMITTED: (),
+    _S.WITHDRAWN: (),
 }
 """draft -> collecting -> closed -> submitted, and withdrawn; submitted and withdrawn are final."""
 
@@ -261,13 +263,13 @@ STATUS_FLOW: dict[str, tuple[str, ...]] = {
 def _refusal(initiative: Initiative, to: str, today: date) -> str:
     """Why `initiative` may not move to `to` today, or "" when it may."""
     current = initiative.status
-    if current == "submitted":
+    if current == InitiativeStatus.SUBMITTED:
         return _("the initiative was submitted: its status cannot change any more")
-    if current == "withdrawn":
+    if current == InitiativeStatus.WITHDRAWN:
         return _("the initiative was withdrawn: its status cannot change any more")
     if to not in STATUS_FLOW.get(current, ()):
         return _("an initiative cannot go from %(current)s to %(to)s", current=current, to=to)
-    if to == "collecting":
+    if to == InitiativeStatus.COLLECTING:
         if initiative.auditor_public_key is None:
             return _(
                 "there is no auditor public key yet, so statements could not be sealed. Make the key pair "
@@ -277,9 +279,13 @@ def _refusal(initiative: Initiative, to: str, today: date) -> str:
             )
         if today > initiative.collection_end:
             return _("the end date has passed: move it first (at most 12 months after the start)")
-    if to == "draft" and (collection_started(initiative, today) or has_statements(initiative)):
+    if to == InitiativeStatus.DRAFT and (collection_started(initiative, today) or has_statements(initiative)):
         return _("collection has started or statements exist: it cannot go back to draft; close or withdraw it")
-    if to == "submitted" and current == "collecting" and today <= initiative.collection_end:
+    if (
+        to == InitiativeStatus.SUBMITTED
+        and current == InitiativeStatus.COLLECTING
+        and today <= initiative.collection_end
+    ):
         return _("collection is still open: close it before submitting")
     return ""
 
@@ -308,9 +314,11 @@ def change_status(initiative: Initiative, to: str, reason: str, today: date) -> 
         raise InitiativeError(errors)
     before = initiative.status
     initiative.status = to
-    if to == "submitted":
+    if to == InitiativeStatus.COLLECTING and initiative.published_at is None:
+        initiative.published_at = utcnow()
+    elif to == InitiativeStatus.SUBMITTED:
         initiative.submitted_at = utcnow()
-    elif to == "withdrawn":
+    elif to == InitiativeStatus.WITHDRAWN:
         initiative.withdrawn_at = utcnow()
     db.session.flush()
     return {"from": before, "to": to}
@@ -377,29 +385,3 @@ def progress(initiative: Initiative) -> Progress:
         countries_reached=sum(1 for r in rows if r.reached),
         as_of=utcnow(),
     )
-
-
-def recount(initiative_id: int) -> dict[str, int]:
-    """Confirmed, unquarantined statements per country, counted from the statements themselves."""
-    rows = db.session.execute(
-        sa.select(Statement.country_code, sa.func.count())
-        .where(
-            Statement.initiative_id == initiative_id,
-            Statement.status == "confirmed",
-            Statement.quarantine_id.is_(None),
-        )
-        .group_by(Statement.country_code)
-    )
-    return {code: count for code, count in rows}
-
-
-def reconcile_counters(initiative: Initiative) -> dict[str, tuple[int, int]]:
-    """Set each counter to its recount; returns {country: (was, now)} for those that differed."""
-    counts = recount(initiative.id)
-    changed: dict[str, tuple[int, int]] = {}
-    for country in initiative.countries:
-        actual = counts.get(country.country_code, 0)
-        if country.confirmed_count != actual:
-            changed[country.country_code] = (country.confirmed_count, actual)
-            country.confirmed_count = actual
-    return changed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,9 +22,52 @@ def utctoday() -> date:
     return datetime.now(UTC).date()
 
 
-INITIATIVE_STATUSES = ("draft", "collecting", "closed", "submitted", "withdrawn")
-STATEMENT_STATUSES = ("pending", "confirmed", "invalidated")
-STAFF_ROLES = ("admin", "organizer", "auditor")
+class InitiativeStatus(StrEnum):
+    """The stored lifecycle; `scheduled` and `closed` for the public are derived from the dates (PublicStatus)."""
+
+    DRAFT = "draft"
+    COLLECTING = "collecting"
+    CLOSED = "closed"
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+
+
+class PublicStatus(StrEnum):
+    """What the public sees (CONTRACT.md, the JSON `status`)."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    COLLECTING = "collecting"
+    CLOSED = "closed"
+    SUBMITTED = "submitted"
+
+
+class StatementStatus(StrEnum):
+    """pending -> confirmed (counts) or lapsed (another address of the same person confirmed first, or this one
+    came after: it never counts and holds no personal data); confirmed -> invalidated (a national authority found
+    it invalid). Only `app.statements` moves a statement from one to another."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    LAPSED = "lapsed"
+    INVALIDATED = "invalidated"
+
+
+class StaffRole(StrEnum):
+    ADMIN = "admin"
+    ORGANIZER = "organizer"
+    AUDITOR = "auditor"
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def one_of(column: str, values: type[StrEnum]) -> str:
+    """The SQL of a CHECK constraint that keeps `column` within an enum: the enum is the one list of values."""
+    return f"{column} IN ({','.join(repr(str(v)) for v in values)})"
 
 
 class Initiative(db.Model):
@@ -39,10 +83,14 @@ class Initiative(db.Model):
     collection_start: Mapped[date]
     collection_end: Mapped[date]
     # The stored lifecycle; `scheduled` and `closed` for the public are derived from the dates (public_status).
-    status: Mapped[str] = mapped_column(sa.String(16), default="collecting")
+    status: Mapped[str] = mapped_column(sa.String(16), default=InitiativeStatus.COLLECTING)
     auditor_public_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
     submitted_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    # first opened to the public; a draft withdrawn before that was never public and stays hidden
+    published_at: Mapped[datetime | None]
+    # when retention destroyed the statements: the counters stay as the historical count, no recount can check them
+    statements_purged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -51,30 +99,35 @@ class Initiative(db.Model):
     )
 
     __table_args__ = (
-        sa.CheckConstraint("status IN ('draft','collecting','closed','submitted','withdrawn')", name="status"),
+        sa.CheckConstraint(one_of("status", InitiativeStatus), name="status"),
         sa.CheckConstraint("rule_set IN ('eci-2024','eci-2020')", name="rule_set"),
         sa.CheckConstraint("collection_end >= collection_start", name="dates"),
     )
 
-    def public_status(self, today: date | None = None) -> str:
+    def public_status(self, today: date | None = None) -> PublicStatus:
         """draft, scheduled, collecting, closed or submitted, as CONTRACT.md names them."""
         today = today or utctoday()
-        if self.status == "draft":
-            return "draft"
-        if self.status in ("submitted", "withdrawn"):
-            return "submitted" if self.status == "submitted" else "closed"
-        if self.status == "closed" or today > self.collection_end:
-            return "closed"
+        if self.status == InitiativeStatus.DRAFT:
+            return PublicStatus.DRAFT
+        if self.status == InitiativeStatus.SUBMITTED:
+            return PublicStatus.SUBMITTED
+        if self.status in (InitiativeStatus.WITHDRAWN, InitiativeStatus.CLOSED) or today > self.collection_end:
+            return PublicStatus.CLOSED
         if today < self.collection_start:
-            return "scheduled"
-        return "collecting"
+            return PublicStatus.SCHEDULED
+        return PublicStatus.COLLECTING
+
+    @property
+    def is_final(self) -> bool:
+        """Submitted or withdrawn: nothing about the initiative changes any more."""
+        return self.status in (InitiativeStatus.SUBMITTED, InitiativeStatus.WITHDRAWN)
 
     def country(self, code: str) -> InitiativeCountry | None:
         return next((c for c in self.countries if c.country_code == code), None)
 
 
 class InitiativeCountry(db.Model):
-    """One member state taking part in an initiative: its frozen rules and its confirmed-statement counter."""
+    """One member state taking part in an initiative: its frozen rules and its statement counters."""
 
     __tablename__ = "initiative_country"
 
@@ -85,8 +138,11 @@ class InitiativeCountry(db.Model):
     min_age: Mapped[int]
     data_part: Mapped[str] = mapped_column(sa.String(1))
     id_types: Mapped[str] = mapped_column(sa.String(80), default="")
-    # Kept in the same transaction as the change it counts; `reconcile_counters` recomputes it.
-    confirmed_count: Mapped[int] = mapped_column(default=0)
+    # Kept by `app.statements` in the same transaction as the change they count; `counters check` recomputes them.
+    confirmed_count: Mapped[int] = mapped_column(default=0)  # counted: confirmed and not quarantined
+    pending_count: Mapped[int] = mapped_column(default=0)  # waiting for confirmation, not quarantined
+    quarantined_count: Mapped[int] = mapped_column(default=0)  # pending or confirmed, set aside
+    invalidated_count: Mapped[int] = mapped_column(default=0)
 
     initiative: Mapped[Initiative] = relationship(back_populates="countries")
 
@@ -105,25 +161,42 @@ class Statement(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
     country_code: Mapped[str] = mapped_column(sa.String(2))
-    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(12), default=StatementStatus.PENDING)
     identity_fingerprint: Mapped[str] = mapped_column(sa.String(64))
     email_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    # 1 or 2: a household. A lapsed statement keeps its place, as a confirmed one would (it must look the same)
     email_slot: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
     network_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     sealed_data: Mapped[bytes] = mapped_column(sa.LargeBinary)
     emails_sent: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    # the language the statement was given in: its emails are written in it (a choice of the page, not personal data)
+    locale: Mapped[str] = mapped_column(sa.String(8), default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # when the newest confirmation link was issued: an unconfirmed statement lives until that link expires
     link_sent_at: Mapped[datetime | None]
+    # when the confirmation button was pressed; for a lapsed statement too, which then looks confirmed to its sender
     confirmed_at: Mapped[datetime | None]
     quarantine_id: Mapped[int | None] = mapped_column(sa.ForeignKey("quarantine.id", ondelete="SET NULL"))
 
     __table_args__ = (
-        # One person, one statement per initiative: the database, not a read-then-write, makes a duplicate impossible.
-        sa.UniqueConstraint("initiative_id", "identity_fingerprint", name="uq_statement_identity"),
+        # One person, one confirmed statement per initiative: the database, not a read-then-write, makes a duplicate
+        # impossible. Partial, because one person may have several pending statements, one per address (a typo, or
+        # a stranger who typed their details): whichever confirms first wins (docs/decisions/001).
+        sa.Index(
+            "uq_statement_identity_confirmed",
+            "initiative_id",
+            "identity_fingerprint",
+            unique=True,
+            sqlite_where=sa.text("status = 'confirmed'"),
+            postgresql_where=sa.text("status = 'confirmed'"),
+        ),
+        # One statement per person and address: signing again from the same address is a duplicate, not a new row.
+        sa.UniqueConstraint(
+            "initiative_id", "identity_fingerprint", "email_fingerprint", name="uq_statement_identity_email"
+        ),
         # At most two people per email address per initiative (a household): slots 1 and 2.
         sa.UniqueConstraint("initiative_id", "email_fingerprint", "email_slot", name="uq_statement_email_slot"),
-        sa.CheckConstraint("status IN ('pending','confirmed','invalidated')", name="status"),
+        sa.CheckConstraint(one_of("status", StatementStatus), name="status"),
         sa.Index("ix_statement_initiative_country_status", "initiative_id", "country_code", "status"),
         sa.Index("ix_statement_initiative_created", "initiative_id", "created_at"),
     )
@@ -159,7 +232,7 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str | None] = mapped_column(sa.Text)
     body_html: Mapped[str | None] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(12), default="queued")
+    status: Mapped[str] = mapped_column(sa.String(12), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
@@ -167,7 +240,7 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (
-        sa.CheckConstraint("status IN ('queued','sent','failed')", name="status"),
+        sa.CheckConstraint(one_of("status", OutboxStatus), name="status"),
         sa.Index("ix_outbox_due", "status", "next_attempt_at"),
     )
 
@@ -196,10 +269,10 @@ class StaffUser(db.Model):
 
     initiatives: Mapped[list[Initiative]] = relationship(secondary=staff_initiative, order_by="Initiative.slug")
 
-    __table_args__ = (sa.CheckConstraint("role IN ('admin','organizer','auditor')", name="role"),)
+    __table_args__ = (sa.CheckConstraint(one_of("role", StaffRole), name="role"),)
 
     def can_access(self, initiative: Initiative) -> bool:
-        return self.role == "admin" or any(i.id == initiative.id for i in self.initiatives)
+        return self.role == StaffRole.ADMIN or any(i.id == initiative.id for i in self.initiatives)
 
 
 class InstanceSetting(db.Model):
@@ -261,3 +334,27 @@ class ExportRecord(db.Model):
     countries: Mapped[str] = mapped_column(sa.String(100), default="")
     statement_count: Mapped[int] = mapped_column(default=0)
     manifest_sha256: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ConfirmationDay(db.Model):
+    """Counted statements per member state and UTC day of confirmation: the dashboard's daily series without a
+    GROUP BY over statements. Kept by `app.statements` beside the per-country counters."""
+
+    __tablename__ = "confirmation_day"
+
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    country_code: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    confirmed: Mapped[int] = mapped_column(default=0)
+
+
+class MailAllowance(db.Model):
+    """Emails sent today from one initiative to one address, keyed by the address's fingerprint, never the address:
+    however many identities a stranger types with one address, it gets at most MAX_EMAILS_PER_ADDRESS_PER_DAY."""
+
+    __tablename__ = "mail_allowance"
+
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    email_fingerprint: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    sent: Mapped[int] = mapped_column(sa.SmallInteger, default=0)

@@ -18,9 +18,9 @@ from flask import abort, current_app, flash, has_request_context, redirect, requ
 from flask_babel import gettext as _
 
 from ..extensions import db
-from ..models import Initiative, InstanceSetting, StaffUser
+from ..models import Initiative, InstanceSetting, StaffRole, StaffUser
 
-ALL_ROLES = frozenset({"admin", "organizer", "auditor"})
+ALL_ROLES = frozenset(StaffRole)
 PUBLIC_STAFF_ENDPOINTS = {"admin.login", "admin.login_code", "admin.logout", "admin.export_public_key"}
 """Staff-side endpoints that anyone may open (sign-in and its second step, sign-out, the export key at its stable
 URL)."""
@@ -104,7 +104,7 @@ def instance_setting(key: str) -> str | None:
 
 def totp_required(user: StaffUser) -> bool:
     """An admin may make a second factor mandatory for auditors, who hold the export and audit powers."""
-    return user.role == "auditor" and instance_setting(TOTP_REQUIRED_FOR_AUDITORS) == "1"
+    return user.role == StaffRole.AUDITOR and instance_setting(TOTP_REQUIRED_FOR_AUDITORS) == "1"
 
 
 def must_enrol(user: StaffUser) -> bool:
@@ -158,7 +158,7 @@ def initiative_for_staff(slug: str) -> Initiative:
 
 def visible_initiatives(user: StaffUser) -> list[Initiative]:
     """The initiatives a staff member works on: all of them for an admin, the ones they were given otherwise."""
-    if user.role == "admin":
+    if user.role == StaffRole.ADMIN:
         return list(db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)))
     return list(user.initiatives)
 

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from ..audit.log import record
 from ..database import insert_unless_conflict
 from ..extensions import db
-from ..models import STAFF_ROLES, Initiative, InstanceSetting, StaffUser, utcnow
+from ..models import Initiative, InstanceSetting, StaffRole, StaffUser, utcnow
 from .access import TOTP_REQUIRED_FOR_AUDITORS, actor, current_staff, instance_setting, staff_required
 from .passwords import hash_password, password_problem
 from .routes import blueprint
@@ -36,9 +36,9 @@ def normalize_email(raw: str) -> str:
 
 
 def check_role(role: str) -> str:
-    if role not in STAFF_ROLES:
+    if role not in tuple(StaffRole):
         raise AccountError(
-            _("The role must be one of %(roles)s, not %(role)s.", roles=", ".join(STAFF_ROLES), role=repr(role))
+            _("The role must be one of %(roles)s, not %(role)s.", roles=", ".join(tuple(StaffRole)), role=repr(role))
         )
     return role
 
@@ -66,7 +66,7 @@ def create_account(*, email: str, role: str, password: str, initiatives: list[In
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
-    if role == "admin":
+    if role == StaffRole.ADMIN:
         initiatives = []  # admins see every initiative
     values = {
         "email": email,
@@ -97,7 +97,7 @@ def change_account(
     check_role(role)
     if user.id == acting_id and role != user.role:
         raise AccountError(_("You cannot change your own role; another admin can."))
-    if role == "admin":
+    if role == StaffRole.ADMIN:
         initiatives = []
     before = {initiative.slug: initiative for initiative in user.initiatives}
     after = {initiative.slug: initiative for initiative in initiatives}
@@ -185,20 +185,20 @@ def _acting_id() -> int | None:
 
 
 @blueprint.get("/accounts")
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def accounts() -> str:
     users = list(db.session.scalars(sa.select(StaffUser).order_by(StaffUser.email)))
     required = instance_setting(TOTP_REQUIRED_FOR_AUDITORS) == "1"
-    auditors_without = [u for u in users if u.role == "auditor" and u.active and not u.totp_secret]
+    auditors_without = [u for u in users if u.role == StaffRole.AUDITOR and u.active and not u.totp_secret]
     return render_template(
         "admin/accounts.html", users=users, totp_required=required, auditors_without=auditors_without
     )
 
 
 @blueprint.route("/accounts/new", methods=["GET", "POST"])
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def account_new() -> ResponseReturnValue:
-    form = {"email": "", "role": "organizer", "initiatives": []}
+    form = {"email": "", "role": StaffRole.ORGANIZER, "initiatives": []}
     error = None
     if request.method == "POST":
         form = {
@@ -215,14 +215,12 @@ def account_new() -> ResponseReturnValue:
                 actor=actor(),
             )
         except AccountError as failure:
-            db.session.rollback()
             error = str(failure)
         else:
-            db.session.commit()
             flash(_("Account %(email)s created.", email=user.email), "status")
             return redirect(url_for("admin.accounts"))
     return render_template(
-        "admin/account_new.html", form=form, error=error, roles=STAFF_ROLES, initiatives=_all_initiatives()
+        "admin/account_new.html", form=form, error=error, roles=tuple(StaffRole), initiatives=_all_initiatives()
     ), (422 if error else 200)
 
 
@@ -232,7 +230,7 @@ def _render_edit(user: StaffUser, error: str | None = None, status: int = 200) -
         "admin/account_edit.html",
         user=user,
         error=error,
-        roles=STAFF_ROLES,
+        roles=tuple(StaffRole),
         initiatives=_all_initiatives(),
         given={i.slug for i in user.initiatives},
         is_self=current is not None and current.id == user.id,
@@ -240,7 +238,7 @@ def _render_edit(user: StaffUser, error: str | None = None, status: int = 200) -
 
 
 @blueprint.route("/accounts/<int:user_id>", methods=["GET", "POST"])
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def account_edit(user_id: int) -> ResponseReturnValue:
     user = _account(user_id)
     if request.method == "GET":
@@ -254,9 +252,7 @@ def account_edit(user_id: int) -> ResponseReturnValue:
             acting_id=_acting_id(),
         )
     except AccountError as failure:
-        db.session.rollback()
         return _render_edit(user, str(failure), 422)
-    db.session.commit()
     flash(_("Account %(email)s changed.", email=user.email) if changes else _("Nothing changed."), "status")
     return redirect(url_for("admin.account_edit", user_id=user.id))
 
@@ -266,9 +262,7 @@ def _set_active(user_id: int, active: bool) -> ResponseReturnValue:
     try:
         changed = set_active(user, active, actor=actor(), acting_id=_acting_id())
     except AccountError as failure:
-        db.session.rollback()
         return _render_edit(user, str(failure), 422)
-    db.session.commit()
     if changed:
         flash(
             _("Account %(email)s reactivated.", email=user.email)
@@ -280,27 +274,25 @@ def _set_active(user_id: int, active: bool) -> ResponseReturnValue:
 
 
 @blueprint.post("/accounts/<int:user_id>/deactivate")
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def account_deactivate(user_id: int) -> ResponseReturnValue:
     return _set_active(user_id, False)
 
 
 @blueprint.post("/accounts/<int:user_id>/reactivate")
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def account_reactivate(user_id: int) -> ResponseReturnValue:
     return _set_active(user_id, True)
 
 
 @blueprint.post("/accounts/<int:user_id>/password")
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def account_password(user_id: int) -> ResponseReturnValue:
     user = _account(user_id)
     try:
         reset_password(user, request.form.get("password", ""), actor=actor())
     except AccountError as failure:
-        db.session.rollback()
         return _render_edit(user, str(failure), 422)
-    db.session.commit()
     flash(
         _("The password of %(email)s is reset; tell them the new one by another channel.", email=user.email), "status"
     )
@@ -308,21 +300,19 @@ def account_password(user_id: int) -> ResponseReturnValue:
 
 
 @blueprint.post("/accounts/<int:user_id>/second-factor/reset")
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def account_totp_reset(user_id: int) -> ResponseReturnValue:
     user = _account(user_id)
     if reset_second_factor(user, actor=actor()):
-        db.session.commit()
         flash(_("The second factor of %(email)s is removed; they can set up a new one.", email=user.email), "status")
     return redirect(url_for("admin.account_edit", user_id=user.id))
 
 
 @blueprint.post("/accounts/settings")
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def account_settings() -> ResponseReturnValue:
     required = request.form.get(TOTP_REQUIRED_FOR_AUDITORS) == "1"
     if set_totp_required_for_auditors(required, actor=actor()):
-        db.session.commit()
         flash(
             _("Auditors must now use a second factor.")
             if required

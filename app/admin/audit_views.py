@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from ..audit.browse import AuditFilter, actions, search
 from ..audit.log import verify_chain
+from ..models import StaffRole
 from .access import current_staff, initiative_for_staff, staff_required, visible_initiatives
 from .routes import blueprint
 
@@ -28,7 +29,7 @@ def _date_arg(name: str, errors: dict[str, str]) -> date | None:
 
 
 @blueprint.get("/audit")
-@staff_required("admin", "auditor")
+@staff_required(StaffRole.ADMIN, StaffRole.AUDITOR)
 def audit_log() -> str:
     """Newest first; an auditor sees the entries of the initiatives they were given."""
     user = current_staff()
@@ -36,12 +37,12 @@ def audit_log() -> str:
     initiatives = visible_initiatives(user)
     slug = (request.args.get("initiative") or "").strip()
     instance_only = slug == INSTANCE
-    if instance_only and user.role != "admin":
+    if instance_only and user.role != StaffRole.ADMIN:
         abort(403)
     if slug and not instance_only:
         scope: list[int] | None = [initiative_for_staff(slug).id]
     else:
-        scope = None if user.role == "admin" else [i.id for i in initiatives]
+        scope = None if user.role == StaffRole.ADMIN else [i.id for i in initiatives]
     errors: dict[str, str] = {}
     wanted = AuditFilter(
         initiative_ids=scope,
@@ -65,5 +66,5 @@ def audit_log() -> str:
         errors=errors,
         query=query,
         instance_value=INSTANCE,
-        is_admin=user.role == "admin",
+        is_admin=user.role == StaffRole.ADMIN,
     )

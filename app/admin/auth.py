@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from ..audit.log import record
 from ..extensions import db, limiter
 from ..models import StaffUser, utcnow
+from ..transactions import keep_on_refusal
 from .access import current_staff, must_enrol, sign_in, sign_out, staff_required, totp_required
 from .passwords import burn_time, hash_password, needs_rehash, verify_password
 from .routes import blueprint
@@ -127,7 +128,7 @@ def login() -> ResponseReturnValue:
                 target=user.email,
                 details={"reason": "inactive account" if not user.active else "wrong password"},
             )
-        db.session.commit()
+        keep_on_refusal()
         sign_out()
         return _refuse(
             {
@@ -141,7 +142,6 @@ def login() -> ResponseReturnValue:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if user.totp_secret:
-        db.session.commit()
         session.clear()
         session.update(
             {"staff_pending": user.id, "staff_pending_at": int(time.time()), "staff_pending_next": next_value}
@@ -149,7 +149,6 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("admin.login_code"))
     user.last_login_at = utcnow()
     record(user.email, "staff.sign_in", target=user.email, details={"second_factor": False})
-    db.session.commit()
     sign_in(user)
     return _after_sign_in(user, next_value)
 
@@ -181,12 +180,11 @@ def login_code() -> ResponseReturnValue:
         return render_template("admin/login.html", step="code")
     if not use_code(user, request.form.get("totp") or ""):
         record(user.email, "staff.sign_in_failed", target=user.email, details={"reason": "wrong or used code"})
-        db.session.commit()
+        keep_on_refusal()
         return _refuse({"step": "code", "error": _("That code is not right. Please try the code shown now.")})
     target = session.get("staff_pending_next")
     user.last_login_at = utcnow()
     record(user.email, "staff.sign_in", target=user.email, details={"second_factor": True})
-    db.session.commit()
     sign_in(user)
     return _after_sign_in(user, target)
 
@@ -196,7 +194,6 @@ def logout() -> ResponseReturnValue:
     user = current_staff()
     if user is not None:
         record(user.email, "staff.sign_out", target=user.email)
-        db.session.commit()
     sign_out()
     flash(_("You are signed out."), "status")
     return redirect(url_for("admin.login"))
@@ -219,7 +216,6 @@ def totp() -> ResponseReturnValue:
         if code_matches(secret, request.form.get("totp") or ""):
             user.totp_secret = secret
             record(user.email, "staff.totp_enrol", target=user.email)
-            db.session.commit()
             session.pop("totp_setup", None)
             flash(_("Your second factor is set up. From now on, signing in asks for a code."), "status")
             return redirect(url_for("admin.index"))
@@ -256,6 +252,5 @@ def totp_disable() -> ResponseReturnValue:
         ), 422
     user.totp_secret = None
     record(user.email, "staff.totp_disable", target=user.email)
-    db.session.commit()
     flash(_("Your second factor is turned off."), "status")
     return redirect(url_for("admin.totp"))

@@ -7,8 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from ..extensions import db
-from ..models import STAFF_ROLES
+from ..models import StaffRole
 from .accounts import AccountError, check_role, create_account, email_taken, initiatives_by_slug, normalize_email
 from .passwords import password_problem
 
@@ -31,7 +30,7 @@ def _read_password(from_stdin: bool) -> str:
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--role", default=None, help=f"one of {', '.join(STAFF_ROLES)}")
+@click.option("--role", default=None, help=f"one of {', '.join(tuple(StaffRole))}")
 @click.option(
     "--initiative",
     "slugs",
@@ -44,10 +43,10 @@ def users_create(email: str, role: str | None, slugs: tuple[str, ...], password_
     """Create a staff account; the password comes from a hidden prompt or --password-stdin."""
     try:
         if role is None:
-            raise AccountError(f"--role is required: one of {', '.join(STAFF_ROLES)}")
+            raise AccountError(f"--role is required: one of {', '.join(tuple(StaffRole))}")
         check_role(role)
         email = normalize_email(email)
-        if role == "admin" and slugs:
+        if role == StaffRole.ADMIN and slugs:
             raise AccountError("admins see every initiative; --initiative is for organizers and auditors")
         initiatives = initiatives_by_slug(slugs)
         if email_taken(email):  # asked before the password prompt; the unique constraint still decides
@@ -58,8 +57,6 @@ def users_create(email: str, role: str | None, slugs: tuple[str, ...], password_
             raise AccountError(problem)
         user = create_account(email=email, role=role, password=password, initiatives=initiatives, actor="cli")
     except AccountError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from error
-    db.session.commit()
-    given = ", ".join(i.slug for i in user.initiatives) or ("all (admin)" if role == "admin" else "none yet")
+    given = ", ".join(i.slug for i in user.initiatives) or ("all (admin)" if role == StaffRole.ADMIN else "none yet")
     click.echo(f"created {role} {user.email} (initiatives: {given})")

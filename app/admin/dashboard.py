@@ -6,7 +6,7 @@ from flask import render_template, request
 from flask_babel import gettext as _
 
 from ..dashboard import SORT_KEYS, daily_chart_svg, dashboard_data, sort_rows
-from ..models import utctoday
+from ..models import StaffRole, utctoday
 from .access import current_staff, initiative_for_staff, staff_required
 from .routes import blueprint
 
@@ -50,6 +50,6 @@ def dashboard(slug: str) -> str:
         direction=direction,
         chart=chart,
         today=today,
-        can_manage=user is not None and user.role in ("admin", "organizer"),
+        can_manage=user is not None and user.role in (StaffRole.ADMIN, StaffRole.ORGANIZER),
         sort_direction_for=sort_direction_for,
     )

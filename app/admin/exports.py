@@ -18,7 +18,7 @@ from ..exports.keys import instance_name, instance_verify_key
 from ..exports.manifest import verify_key_text
 from ..exports.verify import verify_export
 from ..extensions import db
-from ..models import ExportRecord, Initiative, utcnow
+from ..models import ExportRecord, Initiative, StaffRole, utcnow
 from .access import actor, initiative_for_staff, staff_required
 from .routes import blueprint
 
@@ -43,7 +43,7 @@ def _exports_folder(initiative: Initiative) -> Path:
 
 
 @blueprint.get("/initiatives/<slug>/exports")
-@staff_required("auditor", "admin")
+@staff_required(StaffRole.AUDITOR, StaffRole.ADMIN)
 def exports(slug: str) -> str:
     """Past exports of one initiative, a form to make a new one, and the key that signs them."""
     initiative = initiative_for_staff(slug)
@@ -64,17 +64,15 @@ def exports(slug: str) -> str:
 
 
 @blueprint.post("/initiatives/<slug>/exports")
-@staff_required("auditor", "admin")
+@staff_required(StaffRole.AUDITOR, StaffRole.ADMIN)
 def export_create(slug: str) -> BaseResponse:
     initiative = initiative_for_staff(slug)
     countries = [code for code in request.form.getlist("country") if code.strip()]
     try:
         result = create_export(initiative, _exports_folder(initiative), actor(), countries or None)
     except ExportError as error:
-        db.session.rollback()
         flash(_("The export could not be made: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.exports", slug=slug))
-    db.session.commit()
     flash(
         _(
             "Export %(id)s is ready: %(count)s statements in %(countries)s member states.",
@@ -88,7 +86,7 @@ def export_create(slug: str) -> BaseResponse:
 
 
 @blueprint.get("/initiatives/<slug>/exports/<int:export_id>.zip")
-@staff_required("auditor", "admin")
+@staff_required(StaffRole.AUDITOR, StaffRole.ADMIN)
 def export_download(slug: str, export_id: int):  # type: ignore[no-untyped-def]
     """The manifest and the country files as one .zip, checked again before it leaves the server."""
     initiative = initiative_for_staff(slug)
@@ -115,7 +113,6 @@ def export_download(slug: str, export_id: int):  # type: ignore[no-untyped-def]
         target=f"export {export.id}",
         details={"manifest_sha256": export.manifest_sha256},
     )
-    db.session.commit()
     name = f"{initiative.slug}-export-{export.id}"
     response = Response(stream_zip(directory, name), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.zip"'

@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response
 
 from ..audit.log import record
 from ..eci.member_states import ECI_GOAL, ECI_MIN_COUNTRIES, RULE_SETS, member_states
-from ..extensions import db
 from ..initiatives import (
     InitiativeChanges,
     InitiativeError,
@@ -24,11 +23,11 @@ from ..initiatives import (
     transitions,
     update_initiative,
 )
-from ..models import Initiative, utctoday
+from ..models import Initiative, StaffRole, utctoday
 from .access import actor, current_staff, initiative_for_staff, staff_required, visible_initiatives
 from .routes import blueprint
 
-MANAGERS = ("admin", "organizer")
+MANAGERS = (StaffRole.ADMIN, StaffRole.ORGANIZER)
 
 
 @blueprint.get("/")
@@ -114,7 +113,7 @@ def _new_page(form: InitiativeForm, status: int = 200) -> tuple[str, int]:
 
 
 @blueprint.route("/initiatives/new", methods=["GET", "POST"])
-@staff_required("admin")
+@staff_required(StaffRole.ADMIN)
 def initiative_new() -> tuple[str, int] | Response:
     """Admins create initiatives, always as drafts: publishing is a status change with its own checks."""
     if request.method == "GET":
@@ -149,14 +148,10 @@ def initiative_new() -> tuple[str, int] | Response:
             min_countries=ECI_MIN_COUNTRIES if changes.min_countries is None else changes.min_countries,
         )
     except InitiativeError as error:
-        db.session.rollback()
         form.errors = {**error.errors, **form.errors}
     else:
-        if form.errors:
-            db.session.rollback()
-        else:
+        if not form.errors:  # with errors the page answers 422 and the boundary rolls the draft back
             record_creation(initiative, actor())
-            db.session.commit()
             flash(_("Created %(slug)s as a draft.", slug=initiative.slug), "success")
             return redirect(url_for("admin.initiative_edit", slug=initiative.slug))
     return _new_page(form, 422)
@@ -196,15 +191,11 @@ def initiative_edit(slug: str) -> tuple[str, int] | Response:
     try:
         changed = update_initiative(initiative, changes, utctoday())
     except InitiativeError as error:
-        db.session.rollback()
         form.errors = {**error.errors, **form.errors}
     else:
-        if form.errors:  # a field that could not be read: nothing is saved
-            db.session.rollback()
-        else:
+        if not form.errors:  # a field that could not be read: 422, and the boundary saves nothing
             if changed:
                 record(actor(), "initiative.update", initiative=initiative, target=initiative.slug, details=changed)
-                db.session.commit()
                 flash(_("Saved: %(fields)s.", fields=", ".join(sorted(changed))), "success")
             else:
                 flash(_("Nothing changed."), "info")
@@ -222,9 +213,7 @@ def initiative_status(slug: str) -> tuple[str, int] | Response:
     try:
         details = change_status(initiative, to, reason, utctoday())
     except InitiativeError as error:
-        db.session.rollback()
         return _edit_page(initiative, _form_for(initiative), error.errors, {"status": to, "reason": reason}, 422)
     record(actor(), "initiative.status", initiative=initiative, target=initiative.slug, reason=reason, details=details)
-    db.session.commit()
     flash(_("%(slug)s is now %(status)s.", slug=initiative.slug, status=initiative.status), "success")
     return redirect(url_for("admin.initiative_edit", slug=initiative.slug))

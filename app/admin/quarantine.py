@@ -10,13 +10,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import quarantine as service
-from ..extensions import db
-from ..models import Initiative
+from ..models import Initiative, StaffRole
+from ..statements import quarantine as service
 from .access import actor, initiative_for_staff, staff_required
 from .routes import blueprint
 
-ROLES = ("admin", "organizer", "auditor")
+ROLES = tuple(StaffRole)
 
 
 def _page(initiative: Initiative, form: Mapping[str, str], status: int = 200, **extra: Any) -> tuple[str, int]:
@@ -60,12 +59,9 @@ def quarantine_apply(slug: str) -> BaseResponse | tuple[str, int]:
         criteria = service.parse_criteria(initiative, request.form)
         record, tally = service.apply(initiative, criteria, request.form.get("reason", ""), actor())
     except service.CriteriaError as error:
-        db.session.rollback()
         return _page(initiative, request.form, 422, errors=error.errors)
     except service.QuarantineError as error:
-        db.session.rollback()
         return _page(initiative, request.form, 422, errors={"reason": str(error)})
-    db.session.commit()
     flash(
         _(
             "Quarantine %(id)s set aside %(total)s statements (%(confirmed)s confirmed, no longer counted).",
@@ -88,10 +84,8 @@ def quarantine_release(slug: str, quarantine_id: int) -> BaseResponse:
     try:
         tally = service.release(initiative, record, request.form.get("reason", ""), actor())
     except service.QuarantineError as error:
-        db.session.rollback()
         flash(_("Quarantine %(id)s was not released: %(reason)s", id=quarantine_id, reason=str(error)), "error")
         return redirect(url_for("admin.quarantine", slug=slug))
-    db.session.commit()
     flash(
         _(
             "Quarantine %(id)s released %(total)s statements (%(confirmed)s confirmed, counted again).",

@@ -7,18 +7,17 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..audit import retention as service
-from ..extensions import db
+from ..models import StaffRole
 from .access import actor, initiative_for_staff, staff_required
 from .routes import blueprint
 
 
 @blueprint.get("/initiatives/<slug>/retention")
-@staff_required("admin", "auditor")
+@staff_required(StaffRole.ADMIN, StaffRole.AUDITOR)
 def retention(slug: str) -> str:
     """The deadlines and a dry run: what a purge would delete now; changes nothing."""
     initiative = initiative_for_staff(slug)
     report = service.purge(dry_run=True, confirm_max_age=current_app.config["CONFIRM_MAX_AGE"], only=initiative)
-    db.session.rollback()
     return render_template(
         "admin/retention.html",
         initiative=initiative,
@@ -30,12 +29,11 @@ def retention(slug: str) -> str:
 
 
 @blueprint.post("/initiatives/<slug>/retention")
-@staff_required("admin", "auditor")
+@staff_required(StaffRole.ADMIN, StaffRole.AUDITOR)
 def retention_purge(slug: str) -> BaseResponse:
     """Delete what is due for this initiative, audit-logged under the auditor's name."""
     initiative = initiative_for_staff(slug)
     report = service.purge(confirm_max_age=current_app.config["CONFIRM_MAX_AGE"], only=initiative, actor=actor())
-    db.session.commit()
     if report.total:
         flash(_("Deleted: %(what)s.", what="; ".join(report.lines())), "success")
     else:

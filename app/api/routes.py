@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..initiatives import Progress, find_initiative, progress
 from ..models import Initiative, utctoday
+from ..statements.rules import is_public, public_initiative
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -20,7 +21,7 @@ CACHE_SECONDS = 30
 def public_initiatives() -> list[Initiative]:
     query = (
         sa.select(Initiative)
-        .where(Initiative.status != "draft")
+        .where(public_initiative())
         .options(selectinload(Initiative.countries))
         .order_by(Initiative.collection_start.desc(), Initiative.slug)
     )
@@ -67,9 +68,10 @@ def list_initiatives() -> Response:
 @blueprint.get("/initiatives/<slug>")
 def show_initiative(slug: str) -> Response | tuple[Response, int]:
     initiative = find_initiative(slug)
-    if initiative is None or initiative.status == "draft":
+    if not is_public(initiative):
         response = jsonify({"error": "no initiative with this slug", "status": 404})
         return _public(response), 404
+    assert initiative is not None
     counts = progress(initiative)
     body = _summary(initiative, counts)
     keys = list(body)

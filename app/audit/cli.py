@@ -8,7 +8,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..extensions import db
 from .log import verify_chain
 from .retention import purge
 
@@ -39,7 +38,6 @@ def audit_verify(anchors: tuple[str, ...]) -> None:
     if bad:
         raise click.ClickException(f"--anchor must be a 64-character hex SHA-256, not {bad[0]!r}")
     report = verify_chain(anchors)
-    db.session.rollback()
     if not report.intact:
         raise click.ClickException(f"audit log BROKEN: {report.describe_break()} ({report.entries} entries read)")
     click.echo(f"audit log intact: {report.entries} entries")
@@ -61,12 +59,7 @@ def retention_purge(dry_run: bool) -> None:
     in the audit log under the actor "retention".
     """
     report = purge(dry_run=dry_run, confirm_max_age=current_app.config["CONFIRM_MAX_AGE"])
-    if dry_run:
-        db.session.rollback()
-        verb = "would delete"
-    else:
-        db.session.commit()
-        verb = "deleted"
+    verb = "would delete" if dry_run else "deleted"
     header = "retention purge (dry run, nothing changed)" if dry_run else "retention purge"
     if report.total == 0:
         click.echo(f"{header}: nothing is due")

@@ -27,7 +27,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..extensions import db
 from ..initiatives import add_months
-from ..models import Initiative, OutboxMessage, Statement, Subscriber, utcnow
+from ..models import Initiative, MailAllowance, OutboxMessage, OutboxStatus, PublicStatus, Statement, Subscriber, utcnow
+from ..statements import purge as destroy
+from ..statements.purge import waiting
 from .log import record
 
 STATEMENT_MONTHS_AFTER_START = 21
@@ -44,6 +46,7 @@ CATEGORIES: dict[str, str] = {
     "subscribers_due": "subscriber addresses past the 12-month limit",
     "subscribers_unconfirmed": "subscriber addresses of unconfirmed statements",
     "outbox_messages": "delivered or failed outbox messages",
+    "mail_allowances": "daily email counts of past days",
 }
 NO_INITIATIVE = ""
 
@@ -110,7 +113,9 @@ class PurgeReport:
 
 
 def _delete(
-    model: type[Statement] | type[Subscriber] | type[OutboxMessage], where: Sequence[ColumnElement[bool]], dry_run: bool
+    model: type[Subscriber] | type[OutboxMessage] | type[MailAllowance],
+    where: Sequence[ColumnElement[bool]],
+    dry_run: bool,
 ) -> int:
     """One set-based DELETE, or in a dry run a COUNT over the same condition."""
     if dry_run:
@@ -123,8 +128,8 @@ def _statements_due(initiative: Initiative, now: datetime, link_age: timedelta) 
     """Which statements of this initiative go now, and under which category."""
     if now >= statements_deadline(initiative):
         return "statements_due", [Statement.initiative_id == initiative.id]
-    unconfirmed = [Statement.initiative_id == initiative.id, Statement.status == "pending"]
-    if initiative.public_status(now.date()) in ("closed", "submitted"):
+    unconfirmed = [Statement.initiative_id == initiative.id, waiting()]
+    if initiative.public_status(now.date()) in (PublicStatus.CLOSED, PublicStatus.SUBMITTED):
         return "statements_unconfirmed", unconfirmed  # no link confirms anything once collection is over
     newest_link = sa.func.coalesce(Statement.link_sent_at, Statement.created_at)
     return "statements_unconfirmed", [*unconfirmed, newest_link < now - link_age]
@@ -160,7 +165,18 @@ def _purge_initiative(initiative: Initiative, now: datetime, link_age: timedelta
             .values(statement_id=None)
             .execution_options(synchronize_session=False)
         )
-    report.add(slug, statement_category, _delete(Statement, statement_where, dry_run))
+    if dry_run:
+        deleted = destroy.count(statement_where)
+    elif statement_category == "statements_due":
+        deleted = destroy.destroy_all(initiative, now)
+    else:
+        deleted = destroy.delete_waiting(initiative, statement_where)
+    report.add(slug, statement_category, deleted)
+    report.add(
+        slug,
+        "mail_allowances",
+        _delete(MailAllowance, [MailAllowance.initiative_id == initiative.id, MailAllowance.day < now.date()], dry_run),
+    )
 
 
 def purge(
@@ -186,7 +202,7 @@ def purge(
         _purge_initiative(initiative, now, link_age, report)
 
     old_mail = [
-        OutboxMessage.status.in_(("sent", "failed")),
+        OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)),
         OutboxMessage.created_at < now - timedelta(days=OUTBOX_KEEP_DAYS),
     ]
     for initiative in initiatives:

@@ -1,4 +1,5 @@
-"""Countries of residence: a Part A signer may live anywhere (Annex III asks for the country, not an EU one)."""
+"""Country names in every language from Babel's locale data (CLDR), never a hand-written list; and the countries
+a Part A signer may live in (Annex III asks for the country of residence, not an EU one)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,37 @@ from functools import cache
 
 from babel import Locale
 
+from .normalize import normalize_name
+
 # Babel's territory list also holds regions and codes that are not countries of ISO 3166-1 (reserved, user-assigned
 # or groupings); Kosovo (XK) stays, as it is in common use for addresses.
 _NOT_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
 
 
 @cache
+def _territories(locale: str) -> dict[str, str]:
+    return dict(Locale.parse(locale).territories)
+
+
+def country_name(code: str, locale: str = "en") -> str:
+    """The country's name in `locale` ("DE" in Polish: "Niemcy"), or the code where CLDR has none."""
+    return _territories(locale).get(code) or _territories("en").get(code) or code
+
+
+@cache
 def residence_countries(locale: str = "en") -> tuple[tuple[str, str], ...]:
-    """(alpha-2 code, name) for every country, sorted by name in `locale`."""
-    names = Locale.parse(locale).territories
+    """(alpha-2 code, name) for every country, sorted by name in `locale` (accents aside: Österreich near Oman)."""
+    names = _territories(locale)
     pairs = [
         (code, name) for code, name in names.items() if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
     ]
-    return tuple(sorted(pairs, key=lambda pair: pair[1]))
+    return tuple(sorted(pairs, key=lambda pair: (normalize_name(pair[1]), pair[1])))
+
+
+@cache
+def _codes() -> frozenset[str]:
+    return frozenset(code for code, _name in residence_countries())
 
 
 def is_country(code: str) -> bool:
-    return any(code == known for known, _name in residence_countries())
+    return code in _codes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from datetime import date
 
 from .member_states import rules_for
@@ -53,3 +54,16 @@ def identity_fingerprint(
 def email_fingerprint(key: bytes, email: str) -> str:
     """Addresses compare case-insensitively in the domain and, in practice, in the local part too."""
     return _mac(key, "email", [email.strip().casefold()])
+
+
+def network_fingerprint(key: bytes, remote_addr: str | None) -> str | None:
+    """A keyed hash of the sender's network (/24 for IPv4, /48 for IPv6), for quarantine by network."""
+    if not remote_addr:
+        return None
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+    return _mac(key, "network", [str(network)])

@@ -1,7 +1,7 @@
 """National identity numbers: checked with python-stdnum where a check digit exists, else a shape check.
 
 Where the number encodes a birth date (PESEL, CNP, EGN, EMSO, personnummer, isikukood, asmens kodas, personas
-kods), the age is read from it (ECI.md, Annex III).
+kods, the Belgian national register number), the age is read from it (ECI.md, Annex III).
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ from .normalize import normalize_document_number
 class NumberRule:
     module: ModuleType
     encodes_birth_date: bool
-    # some valid numbers carry no date: Latvian codes issued since 1 July 2017 ("32..."), Lithuanian ones starting 9
+    # some valid numbers carry no date: Latvian codes issued since 1 July 2017 ("32..."), Lithuanian ones starting 9,
+    # Belgian ones with an unknown birth month or day
     birth_date_optional: bool = False
 
 
 # (country, id_type) -> the stdnum module with the check digit; anything not here gets the shape check.
 CHECKED_NUMBERS: dict[tuple[str, str], NumberRule] = {
-    ("BE", "personal_number"): NumberRule(nn, False),
+    ("BE", "personal_number"): NumberRule(nn, True, birth_date_optional=True),
     ("BG", "personal_number"): NumberRule(egn, True),
     ("EE", "personal_number"): NumberRule(ik, True),
     ("HR", "personal_number"): NumberRule(oib, False),
@@ -98,9 +99,10 @@ def birth_date_from_number(country: str, id_type: str, number: str) -> date | No
     if rule is None or not rule.encodes_birth_date:
         return None
     try:
-        return rule.module.get_birth_date(rule.module.validate(normalize_document_number(number)))
+        birth: date | None = rule.module.get_birth_date(rule.module.validate(normalize_document_number(number)))
     except (ValidationError, ValueError):
         return None  # e.g. Latvian codes issued since 2017 carry no birth date
+    return birth  # None for a Belgian number whose birth month or day is unknown
 
 
 def needs_age_confirmation(country: str, id_type: str, number: str | None = None) -> bool:
@@ -113,3 +115,9 @@ def needs_age_confirmation(country: str, id_type: str, number: str | None = None
         return birth_date_from_number(country, id_type, number) is None
     rule = CHECKED_NUMBERS.get((country, id_type))
     return rule is None or not rule.encodes_birth_date or rule.birth_date_optional
+
+
+def never_tells_age(country: str, id_type: str) -> bool:
+    """True where no number of this document carries a birth date: the age box is always needed."""
+    rule = CHECKED_NUMBERS.get((country, id_type))
+    return rule is None or not rule.encodes_birth_date

@@ -65,3 +65,30 @@ def rules_for(code: str) -> MemberState:
 
 def is_member_state(code: str | None) -> bool:
     return bool(code) and code.upper() in member_states()
+
+
+@dataclass(frozen=True)
+class IdDocument:
+    """A national document a Part B signer names (Annex III), as the country calls it, with its number's shape."""
+
+    country: str
+    id_type: str
+    name: str  # in the country's own language(s): PESEL, DNI, Rijksregisternummer, ...
+    pattern: str  # the number's shape, 9 for a digit and A for a letter ("" where documents vary)
+    digits: int | None  # how many digits a number of digits only has, where that is fixed
+
+
+@cache
+def id_documents() -> dict[tuple[str, str], IdDocument]:
+    """Every (country, id_type) a Part B member state accepts, read once from the project's data file."""
+    text = resources.files("app.eci").joinpath("data/id_documents.csv").read_text(encoding="utf-8")
+    return {
+        (row["country_code"], row["id_type"]): IdDocument(
+            country=row["country_code"],
+            id_type=row["id_type"],
+            name=row["name"],
+            pattern=row["pattern"],
+            digits=int(row["digits"]) if row["digits"] else None,
+        )
+        for row in csv.DictReader(text.splitlines())
+    }

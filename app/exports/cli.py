@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from ..extensions import db
 from ..initiatives import find_initiative
 from ..sealing import read_private_key
 from .create import ExportError, create_export
@@ -76,7 +75,6 @@ def create(slug: str, countries: tuple[str, ...], out: Path, actor: str) -> None
     except ExportError as error:
         _fail(str(error))
         return
-    db.session.commit()
     manifest = result.manifest
     for entry in manifest["countries"].values():
         click.echo(f"{entry['file']}: {entry['count']} statements (threshold {entry['threshold']})")

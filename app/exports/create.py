@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from ..audit.log import record as audit
 from ..extensions import db
-from ..models import ExportRecord, Initiative, Quarantine, Statement, utcnow
+from ..models import ExportRecord, Initiative, Quarantine, Statement, StatementStatus, utcnow
+from ..statements.rules import counted
 from .keys import SigningKeyMissing, instance_name, instance_signing_key
 from .manifest import (
     FORMAT,
@@ -75,14 +76,8 @@ def selected_countries(initiative: Initiative, countries: list[str] | None) -> l
     return sorted(codes) or None
 
 
-def _not_quarantined() -> sa.ColumnElement[bool]:
-    """A statement counts unless it sits in a quarantine that has not been released."""
-    released = sa.select(Quarantine.id).where(Quarantine.released_at.is_not(None))
-    return sa.or_(Statement.quarantine_id.is_(None), Statement.quarantine_id.in_(released))
-
-
 def _scope(initiative: Initiative, codes: list[str] | None) -> list[sa.ColumnElement[bool]]:
-    conditions = [Statement.initiative_id == initiative.id, Statement.status == "confirmed"]
+    conditions = [Statement.initiative_id == initiative.id]
     if codes:
         conditions.append(Statement.country_code.in_(codes))
     return conditions
@@ -117,7 +112,7 @@ def write_country_files(
     """Stream the statements, in a stable order (country, confirmed_at, id), into one file per country."""
     query = (
         sa.select(Statement.id, Statement.country_code, Statement.confirmed_at, Statement.sealed_data)
-        .where(*_scope(initiative, codes), _not_quarantined())
+        .where(*_scope(initiative, codes), counted())
         .order_by(Statement.country_code, Statement.confirmed_at, Statement.id)
         .execution_options(yield_per=batch)
     )
@@ -151,7 +146,7 @@ def quarantine_summary(initiative: Initiative, codes: list[str] | None) -> dict[
     rows = db.session.execute(
         sa.select(Quarantine.id, Quarantine.reason, sa.func.count(Statement.id))
         .join(Statement, Statement.quarantine_id == Quarantine.id)
-        .where(*_scope(initiative, codes), Quarantine.released_at.is_(None))
+        .where(*_scope(initiative, codes), Statement.status == StatementStatus.CONFIRMED)
         .group_by(Quarantine.id, Quarantine.reason)
         .order_by(Quarantine.id)
     ).all()
@@ -179,7 +174,7 @@ def build_manifest(
         "created_at": timestamp(utcnow()),
         "created_by": actor,
         "auditor_public_key": initiative.auditor_public_key.hex(),
-        "selection": {"countries": codes, "status": "confirmed", "quarantined": "left out"},
+        "selection": {"countries": codes, "status": StatementStatus.CONFIRMED.value, "quarantined": "left out"},
         "countries": countries,
         "totals": {"statements": sum(e["count"] for e in entries.values()), "countries": len(entries)},
         "quarantined": quarantined,

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
-from ..models import OutboxMessage, utcnow
+from ..models import OutboxMessage, OutboxStatus, utcnow
+from ..transactions import unit_of_work
 
 LINK = re.compile(r"https?://\S+/confirm/\S+")
 
@@ -156,68 +157,77 @@ def _describe(error: Exception) -> str:
     return text[:480]
 
 
+def _attempt(
+    message: OutboxMessage,
+    transport: SmtpTransport | DirectoryTransport,
+    sender: str,
+    max_attempts: int,
+    report: DeliveryReport,
+) -> bool:
+    """One delivery attempt; True when the server could not be reached at all (the rest of the batch waits)."""
+    message.attempts += 1
+    try:
+        email = build_email(message, sender)
+    except ValueError as error:
+        # the message itself is broken (e.g. a line break in a header): retrying cannot help, and a message that
+        # raised here on every round would hold up the whole queue behind it
+        message.last_error = _describe(error)
+        report.errors.append(message.last_error)
+        message.status = OutboxStatus.FAILED
+        _scrub(message)
+        report.failed += 1
+        return False
+    try:
+        transport.send(email)
+    except (smtplib.SMTPException, OSError) as error:
+        transport.close()
+        message.last_error = _describe(error)
+        report.errors.append(message.last_error)
+        # 5xx is the server's final word on this message (RFC 5321, 4.2.1); 4xx and lost connections retry
+        permanent = isinstance(error, smtplib.SMTPRecipientsRefused) or (
+            isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
+        )
+        if permanent or message.attempts >= max_attempts:
+            message.status = OutboxStatus.FAILED
+            _scrub(message)
+            report.failed += 1
+            return False
+        message.next_attempt_at = utcnow() + backoff(message.attempts)
+        report.retrying += 1
+        return not isinstance(error, smtplib.SMTPResponseException)
+    message.status = OutboxStatus.SENT
+    message.sent_at = utcnow()
+    message.last_error = None
+    _scrub(message)
+    report.sent += 1
+    return False
+
+
 def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> DeliveryReport:
-    """Send every message that is due; commit after each so a crash never sends one twice in a row."""
+    """Send every message that is due; each batch is its own unit of work, so a crash never sends one twice."""
     report = DeliveryReport()
     transport = make_transport(echo)
     sender = current_app.config["MAIL_FROM"]
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     try:
         while True:
-            query = (
-                sa.select(OutboxMessage)
-                .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= utcnow())
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(batch_size)
-            )
-            if db.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)  # several workers share the queue
-            messages = db.session.scalars(query).all()
-            if not messages:
-                break
-            transport_down = False
-            for message in messages:
-                message.attempts += 1
-                try:
-                    email = build_email(message, sender)
-                except ValueError as error:
-                    # the message itself is broken (e.g. a line break in a header): retrying cannot help, and a
-                    # message that raised here on every round would hold up the whole queue behind it
-                    message.last_error = _describe(error)
-                    report.errors.append(message.last_error)
-                    message.status = "failed"
-                    _scrub(message)
-                    report.failed += 1
-                    continue
-                try:
-                    transport.send(email)
-                except (smtplib.SMTPException, OSError) as error:
-                    transport.close()
-                    message.last_error = _describe(error)
-                    report.errors.append(message.last_error)
-                    # 5xx is the server's final word on this message (RFC 5321, 4.2.1); 4xx and lost connections retry
-                    permanent = isinstance(error, smtplib.SMTPRecipientsRefused) or (
-                        isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
-                    )
-                    if permanent or message.attempts >= max_attempts:
-                        message.status = "failed"
-                        _scrub(message)
-                        report.failed += 1
-                    else:
-                        message.next_attempt_at = utcnow() + backoff(message.attempts)
-                        report.retrying += 1
-                        transport_down = not isinstance(error, smtplib.SMTPResponseException)
-                else:
-                    message.status = "sent"
-                    message.sent_at = utcnow()
-                    message.last_error = None
-                    _scrub(message)
-                    report.sent += 1
-                if transport_down:
-                    break
-            db.session.commit()
-            if transport_down:
-                # the server is unreachable: postpone the rest of the batch as well, keep their attempt counts
+            with unit_of_work():
+                query = (
+                    sa.select(OutboxMessage)
+                    .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= utcnow())
+                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                    .limit(batch_size)
+                )
+                if db.engine.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)  # several workers share the queue
+                messages = db.session.scalars(query).all()
+                transport_down = False
+                for message in messages:
+                    transport_down = _attempt(message, transport, sender, max_attempts, report)
+                    if transport_down:
+                        break
+            if not messages or transport_down:
+                # nothing due, or the server is unreachable: the rest of the batch keeps its attempt counts
                 break
     finally:
         transport.close()

@@ -5,23 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
+from flask_babel import force_locale
 
 from ..extensions import db
 from ..models import OutboxMessage
 
 
 def enqueue(
-    kind: str, to: str, subject: str, template: str, initiative_id: int | None = None, **context: Any
+    kind: str,
+    to: str,
+    subject: object,
+    template: str,
+    *,
+    locale: str = "en",
+    initiative_id: int | None = None,
+    **context: Any,
 ) -> OutboxMessage:
-    """Render `templates/email/<template>.txt` and `.html` into an outbox row (not committed)."""
+    """Render `templates/email/<template>.txt` and `.html` in `locale` into an outbox row (not committed).
+
+    `subject` may be a lazy string: it is translated here, in the recipient's language.
+    """
+    with force_locale(locale):
+        subject_text = str(subject)
+        body_text = render_template(f"email/{template}.txt", **context)
+        body_html = render_template(f"email/{template}.html", **context)
     message = OutboxMessage(
         kind=kind,
         initiative_id=initiative_id,
         to_address=to,
         # one line (a title may hold a line break, which no mail header can carry), within the column's length
-        subject=" ".join(subject.split())[: OutboxMessage.__table__.c.subject.type.length],
-        body_text=render_template(f"email/{template}.txt", **context),
-        body_html=render_template(f"email/{template}.html", **context),
+        subject=" ".join(subject_text.split())[: OutboxMessage.__table__.c.subject.type.length],
+        body_text=body_text,
+        body_html=body_html,
     )
     db.session.add(message)
     return message

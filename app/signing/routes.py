@@ -1,37 +1,49 @@
-"""Signer pages: thin views that parse input, call the service, render."""
+"""Signer pages: thin views that read the request, call `app.statements`, and render. The boundary commits."""
 
 from __future__ import annotations
 
-import json
-
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
 
-from ..eci.countries import residence_countries
-from ..eci.id_numbers import needs_age_confirmation
-from ..eci.member_states import member_states
+from ..eci.fingerprint import network_fingerprint
+from ..eci.signer import validate
 from ..errors import render_error
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..initiatives import find_initiative, progress
-from ..models import Initiative, utctoday
-from . import service, subscriptions
-from .forms import ID_TYPE_LABELS, SignForm, validate_submission
+from ..links import links
+from ..models import Initiative, Statement, utcnow, utctoday
+from ..statements import lifecycle
+from ..statements.policy import LinkExpired, LinkInvalid, Policy
+from ..statements.rules import is_public
+from . import subscriptions
+from .forms import SignPage, signing_rules
 
 blueprint = Blueprint("signing", __name__)
+
+SENT_TO_SALT = "quorum.signing.sent-to"
+
+
+def policy() -> Policy:
+    return current_app.extensions["quorum.policy"]  # type: ignore[no-any-return]
 
 
 def _sign_limit() -> str:
     return str(current_app.config["SIGN_RATE_LIMIT"])
+
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+def _public_or_404(slug: str) -> Initiative:
+    initiative = find_initiative(slug)
+    if not is_public(initiative):
+        abort(404)
+    assert initiative is not None
+    return initiative
 
 
 @blueprint.get("/")
@@ -43,9 +55,7 @@ def home() -> str:
 
 @blueprint.get("/i/<slug>")
 def initiative_page(slug: str) -> str:
-    initiative = find_initiative(slug)
-    if initiative is None or initiative.status == "draft":
-        abort(404)
+    initiative = _public_or_404(slug)
     today = utctoday()
     return render_template(
         "signing/initiative.html",
@@ -59,137 +69,138 @@ def initiative_page(slug: str) -> str:
 @blueprint.get("/i/<slug>/privacy")
 def privacy(slug: str) -> str:
     """The privacy statement a signer agrees to: what is kept, who can read it, and for how long."""
-    initiative = find_initiative(slug)
-    if initiative is None or initiative.status == "draft":
-        abort(404)
-    return render_template(
-        "signing/privacy.html",
-        initiative=initiative,
-        confirm_days=max(1, current_app.config["CONFIRM_MAX_AGE"] // 86400),
-    )
+    return render_template("signing/privacy.html", initiative=_public_or_404(slug), confirm_days=policy().confirm_days)
 
 
-def _country_rules(initiative: Initiative) -> dict[str, dict[str, object]]:
-    """What the page's script needs to change fields in place; the server checks all of it again."""
-    rules: dict[str, dict[str, object]] = {}
-    for country in initiative.countries:
-        id_types = country.id_type_list
-        rules[country.country_code] = {
-            "part": country.data_part,
-            "min_age": country.min_age,
-            "id_types": [[t, str(ID_TYPE_LABELS[t])] for t in id_types],
-            "age_confirm": [t for t in id_types if needs_age_confirmation(country.country_code, t)],
-            "age_label": _("I confirm that I am at least %(age)d years old.", age=country.min_age),
-        }
-    return rules
+CLOSED_MESSAGES = {
+    "unknown": lambda initiative: _("There is no initiative at this address."),
+    "scheduled": lambda initiative: _(
+        "Collection for this initiative starts on %(day)s.", day=initiative.collection_start.isoformat()
+    ),
+    "over": lambda initiative: _("Collection for this initiative is over. Thank you for your interest."),
+    "not_ready": lambda initiative: _("This initiative is not ready to collect statements yet."),
+}
 
 
-def _prepare(form: SignForm, initiative: Initiative) -> None:
-    states = member_states()
-    form.country.choices = [("", _("Choose…"))] + [
-        (c.country_code, states[c.country_code].name) for c in initiative.countries
-    ]
-    form.residence_country.choices = [("", _("Choose…")), *residence_countries()]
-    country = initiative.country((form.country.data or "").upper())
-    types = country.id_type_list if country else []
-    form.id_type.choices = [(t, str(ID_TYPE_LABELS[t])) for t in types]
+def _closed(closed: lifecycle.SigningClosed, initiative: Initiative | None) -> ResponseReturnValue:
+    return render_error(closed.status, CLOSED_MESSAGES[closed.reason](initiative))
 
 
-def _render_form(initiative: Initiative, form: SignForm, status: int = 200) -> tuple[str, int]:
-    country = initiative.country((form.country.data or "").upper())
-    show_age_confirm = bool(country) and any(
-        needs_age_confirmation(country.country_code, t) for t in country.id_type_list
-    )
-    html = render_template(
-        "signing/sign.html",
-        initiative=initiative,
-        form=form,
-        country=country,
-        show_age_confirm=show_age_confirm,
-        # < and > escaped so that nothing in the JSON can close the <script> element it sits in
-        country_rules=json.dumps(_country_rules(initiative), ensure_ascii=False)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e"),
-        state_names={code: s.name for code, s in member_states().items()},
-    )
-    return html, status
-
-
-def _open_or_error(slug: str) -> Initiative | tuple[str, int]:
-    try:
-        return service.check_signing_open(find_initiative(slug), utctoday())
-    except service.SigningClosed as closed:
-        return render_error(closed.status, closed.message)
+def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
+    page = SignPage(initiative, signing_rules(initiative), values or {}, _locale(), problems or {})  # type: ignore[arg-type]
+    return render_template("signing/sign.html", initiative=initiative, page=page), status
 
 
 @blueprint.get("/i/<slug>/sign")
-def sign_form(slug: str):  # type: ignore[no-untyped-def]
-    opened = _open_or_error(slug)
-    if not isinstance(opened, Initiative):
-        return opened
-    form = SignForm(formdata=None)
+def sign_form(slug: str) -> ResponseReturnValue:
+    initiative = find_initiative(slug)
+    try:
+        lifecycle.check_open(initiative, utctoday())
+    except lifecycle.SigningClosed as closed:
+        return _closed(closed, initiative)
+    assert initiative is not None
     requested = (request.args.get("country") or "").upper()
-    if opened.country(requested):
-        form.country.data = requested
-    _prepare(form, opened)
-    return _render_form(opened, form)
+    return _render_form(initiative, {"country": requested} if initiative.country(requested) else {})
+
+
+def _masked(address: str) -> str:
+    """Enough of the address to spot a typo, not enough to be worth keeping: "zo…@example.org"."""
+    local, _at, domain = address.lower().rpartition("@")
+    return f"{local[:2]}…@{domain}"
+
+
+def _sent_to_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SENT_TO_SALT)
 
 
 @blueprint.post("/i/<slug>/sign")
 @limiter.limit(_sign_limit, methods=["POST"])
-def sign_submit(slug: str):  # type: ignore[no-untyped-def]
-    opened = _open_or_error(slug)
-    if not isinstance(opened, Initiative):
-        return opened
-    form = SignForm()
-    _prepare(form, opened)
+def sign_submit(slug: str) -> ResponseReturnValue:
+    initiative = find_initiative(slug)
+    today = utctoday()
+    try:
+        lifecycle.check_open(initiative, today)
+    except lifecycle.SigningClosed as closed:
+        return _closed(closed, initiative)
+    assert initiative is not None
     if "choose_country" in request.form:  # no JavaScript: show the fields the chosen country needs
-        return _render_form(opened, form)
-    if not form.validate():  # CSRF (raises CSRFError -> 400 when the token is missing or wrong)
-        return _render_form(opened, form, 422)
-    countries = {c.country_code: c for c in opened.countries}
-    signer = validate_submission(form, countries, utctoday(), current_app.config["EMAIL_CHECK_DELIVERABILITY"])
-    if signer is None:
-        return _render_form(opened, form, 422)
-    service.submit(opened, signer, request.remote_addr)
-    db.session.commit()
-    session["sent_to"] = signer.email  # shown once on the next page, never stored server-side
-    return redirect(url_for("signing.check_inbox", slug=slug), code=303)
+        return _render_form(initiative, request.form)
+    checked = validate(
+        request.form,
+        signing_rules(initiative),
+        today,
+        check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
+    )
+    if checked.signer is None:
+        return _render_form(initiative, request.form, checked.errors, 422)
+    rules = policy()
+    lifecycle.submit(
+        initiative,
+        checked.signer,
+        policy=rules,
+        links=links(),
+        now=utcnow(),
+        locale=_locale(),
+        network_fp=network_fingerprint(rules.fingerprint_key, request.remote_addr),
+    )
+    # the page may say where the mail went, but the address itself stays out of cookies and logs: a masked form
+    sent_to = _sent_to_serializer().dumps(_masked(checked.signer.email))
+    return redirect(url_for("signing.check_inbox", slug=slug, to=sent_to), code=303)
 
 
 @blueprint.get("/i/<slug>/thanks")
 def check_inbox(slug: str) -> str:
-    initiative = find_initiative(slug)
-    if initiative is None or initiative.status == "draft":
-        abort(404)
-    return render_template("signing/check_inbox.html", initiative=initiative, sent_to=session.pop("sent_to", None))
+    initiative = _public_or_404(slug)
+    try:
+        sent_to = _sent_to_serializer().loads(request.args.get("to", "")) if request.args.get("to") else None
+    except BadSignature:
+        sent_to = None
+    return render_template("signing/check_inbox.html", initiative=initiative, sent_to=sent_to)
 
 
-def _token_or_error(initiative: Initiative | None, token: str):  # type: ignore[no-untyped-def]
-    if initiative is None or initiative.status == "draft":
+@blueprint.post("/i/<slug>/new-link")
+@limiter.limit(_sign_limit, methods=["POST"])
+def new_link(slug: str) -> ResponseReturnValue:
+    """ "No email?": whatever statements were given with this address get their link (or word) again."""
+    initiative = _public_or_404(slug)
+    email = (request.form.get("email") or "").strip()
+    if not email or len(email) > 254 or "@" not in email:
+        return render_template(
+            "signing/check_inbox.html",
+            initiative=initiative,
+            sent_to=None,
+            new_link_error=_("Enter the email address you signed with, like name@example.org"),
+            typed=email[:254],
+        ), 422
+    lifecycle.send_new_links(initiative, email, policy=policy(), links=links(), now=utcnow())
+    sent_to = _sent_to_serializer().dumps(_masked(email))
+    return redirect(url_for("signing.check_inbox", slug=slug, to=sent_to, again=1), code=303)
+
+
+def _statement_or_error(
+    initiative: Initiative | None, token: str
+) -> tuple[Statement | None, ResponseReturnValue | None]:
+    if initiative is None or not is_public(initiative):
         return None, render_error(404)
     try:
-        statement_id = service.read_token(initiative, token)
-    except service.LinkExpired as expired:
-        statement = service.find_statement(initiative, expired.statement_id)
-        if statement is not None and statement.status == "confirmed":
-            return None, (
-                render_template("signing/confirmed.html", initiative=initiative, statement=statement, newly=False),
-                200,
-            )
+        statement_id = policy().read_token(token, initiative.id)
+    except LinkExpired as expired:
+        statement = lifecycle.find_statement(initiative, expired.statement_id)
+        if statement is not None and lifecycle.shown_as_confirmed(statement):
+            return None, render_template("signing/confirmed.html", initiative=initiative, statement=statement)
         return None, (
             render_template("signing/expired.html", initiative=initiative, token=token, gone=statement is None),
             410,
         )
-    except service.LinkInvalid:
+    except LinkInvalid:
         return None, render_error(
             400,
             _(
-                "This confirmation link is not valid. Copy the whole link from the "
-                "email, or sign again to get a new one."
+                "This confirmation link is not valid. Copy the whole link from the email, "
+                "or sign again to get a new one."
             ),
         )
-    statement = service.find_statement(initiative, statement_id)
+    statement = lifecycle.find_statement(initiative, statement_id)
     if statement is None:
         return None, render_error(
             404,
@@ -202,70 +213,68 @@ def _token_or_error(initiative: Initiative | None, token: str):  # type: ignore[
 
 
 @blueprint.get("/i/<slug>/confirm/<token>")
-def confirm_page(slug: str, token: str):  # type: ignore[no-untyped-def]
+def confirm_page(slug: str, token: str) -> ResponseReturnValue:
     """Shows the statement's country and a button; changes nothing (mail scanners prefetch links)."""
     initiative = find_initiative(slug)
-    statement, error = _token_or_error(initiative, token)
+    statement, error = _statement_or_error(initiative, token)
     if error is not None:
         return error
-    if statement.status == "confirmed":
-        return render_template("signing/confirmed.html", initiative=initiative, statement=statement, newly=False)
+    assert statement is not None
+    if lifecycle.shown_as_confirmed(statement):
+        return render_template("signing/confirmed.html", initiative=initiative, statement=statement)
     response = Response(render_template("signing/confirm.html", initiative=initiative, statement=statement))
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
 @blueprint.post("/i/<slug>/confirm/<token>")
-def confirm_submit(slug: str, token: str):  # type: ignore[no-untyped-def]
+def confirm_submit(slug: str, token: str) -> ResponseReturnValue:
     initiative = find_initiative(slug)
-    statement, error = _token_or_error(initiative, token)
+    statement, error = _statement_or_error(initiative, token)
     if error is not None:
         return error
+    assert statement is not None and initiative is not None
     try:
-        outcome = service.confirm(initiative, statement, utctoday())
-    except service.SigningClosed as closed:
-        db.session.rollback()
-        return render_error(closed.status, closed.message)
-    db.session.commit()
-    return render_template(
-        "signing/confirmed.html", initiative=initiative, statement=outcome.statement, newly=outcome.newly_confirmed
-    )
+        outcome = lifecycle.confirm(initiative, statement, now=utcnow())
+    except lifecycle.SigningClosed as closed:
+        return render_error(
+            closed.status, _("Collection for this initiative is over; statements can no longer be confirmed.")
+        )
+    return render_template("signing/confirmed.html", initiative=initiative, statement=outcome.statement)
 
 
 @blueprint.post("/i/<slug>/confirm/<token>/renew")
 @limiter.limit(_sign_limit, methods=["POST"])
-def renew_link(slug: str, token: str):  # type: ignore[no-untyped-def]
-    """Expired link: the signer types the address again; a fresh link goes there if it matches."""
+def renew_link(slug: str, token: str) -> ResponseReturnValue:
+    """Expired link: the signer types the address again; a fresh link goes there if it is the statement's own."""
     initiative = find_initiative(slug)
-    if initiative is None or initiative.status == "draft":
+    if initiative is None or not is_public(initiative):
         return render_error(404)
     try:
-        statement_id = service.read_token(initiative, token)
-    except service.LinkExpired as expired:
+        statement_id = policy().read_token(token, initiative.id)
+    except LinkExpired as expired:
         statement_id = expired.statement_id
-    except service.LinkInvalid:
+    except LinkInvalid:
         return render_error(400, _("This confirmation link is not valid."))
-    email = (request.form.get("email") or "").strip()
-    if email and len(email) <= 254:
-        service.request_new_link(initiative, statement_id, email)
-        db.session.commit()
-    session["sent_to"] = email[:254] or None
-    return redirect(url_for("signing.check_inbox", slug=slug), code=303)
+    email = (request.form.get("email") or "").strip()[:254]
+    if email:
+        lifecycle.renew_link(initiative, statement_id, email, policy=policy(), links=links(), now=utcnow())
+    sent_to = _sent_to_serializer().dumps(_masked(email)) if email else None
+    return redirect(url_for("signing.check_inbox", slug=slug, to=sent_to), code=303)
 
 
 @blueprint.route("/i/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
-def unsubscribe(slug: str, token: str):  # type: ignore[no-untyped-def]
+def unsubscribe(slug: str, token: str) -> ResponseReturnValue:
     """GET shows a button and changes nothing (mail scanners prefetch links); POST ends the subscription."""
     initiative = find_initiative(slug)
     if initiative is None:
         return render_error(404)
     try:
-        subscriber_id = subscriptions.read_unsubscribe_token(initiative, token)
+        subscriber_id = subscriptions.read_unsubscribe_token(current_app.config["SECRET_KEY"], initiative, token)
     except subscriptions.UnsubscribeLinkInvalid:
         return render_error(400, _("This unsubscribe link is not valid. Copy the whole link from the email."))
     done = False
     if request.method == "POST":
-        subscriptions.unsubscribe(initiative, subscriber_id)
-        db.session.commit()
+        subscriptions.unsubscribe(initiative, subscriber_id, utcnow())
         done = True
     return render_template("signing/unsubscribe.html", initiative=initiative, done=done)

@@ -6,13 +6,17 @@ unsubscribing the address is scrubbed at once; retention deletes the emptied row
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 import sqlalchemy as sa
-from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..database import insert_unless_conflict
 from ..eci.fingerprint import email_fingerprint
 from ..extensions import db
-from ..models import Initiative, Subscriber, utcnow
+from ..links import Links
+from ..models import Initiative, Subscriber
 
 UNSUBSCRIBE_SALT = "quorum.subscriber.unsubscribe"
 
@@ -21,9 +25,25 @@ class UnsubscribeLinkInvalid(Exception):
     """A forged or altered link, or one of another initiative."""
 
 
-def _serializer() -> URLSafeSerializer:
+def _serializer(secret_key: str) -> URLSafeSerializer:
     # no max age: a way out of a mailing list must keep working as long as the address is kept
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+    return URLSafeSerializer(secret_key, salt=UNSUBSCRIBE_SALT)
+
+
+def subscribe(initiative: Initiative, statement_id: uuid.UUID, email: str, key: bytes, now: datetime) -> None:
+    """Keep the address for updates; it becomes active when its owner presses the confirmation button."""
+    # a household's second signer may subscribe the same address: the first row stands
+    insert_unless_conflict(
+        Subscriber.__table__,
+        {
+            "initiative_id": initiative.id,
+            "statement_id": statement_id,
+            "email": email,
+            "email_fingerprint": email_fingerprint(key, email),
+            "active": False,
+            "created_at": now,
+        },
+    )
 
 
 def subscription_for(initiative: Initiative, email: str, key: bytes) -> Subscriber | None:
@@ -37,14 +57,14 @@ def subscription_for(initiative: Initiative, email: str, key: bytes) -> Subscrib
     )
 
 
-def unsubscribe_url(initiative: Initiative, subscriber: Subscriber) -> str:
-    token = _serializer().dumps({"u": subscriber.id, "i": initiative.id})
-    return f"{current_app.config['BASE_URL']}/i/{initiative.slug}/unsubscribe/{token}"
+def unsubscribe_url(links: Links, secret_key: str, initiative: Initiative, subscriber: Subscriber) -> str:
+    token = _serializer(secret_key).dumps({"u": subscriber.id, "i": initiative.id})
+    return links.external("signing.unsubscribe", slug=initiative.slug, token=token)
 
 
-def read_unsubscribe_token(initiative: Initiative, token: str) -> int:
+def read_unsubscribe_token(secret_key: str, initiative: Initiative, token: str) -> int:
     try:
-        payload = _serializer().loads(token)
+        payload = _serializer(secret_key).loads(token)
     except BadSignature as error:
         raise UnsubscribeLinkInvalid("bad signature") from error
     if not isinstance(payload, dict) or payload.get("i") != initiative.id or not isinstance(payload.get("u"), int):
@@ -52,7 +72,7 @@ def read_unsubscribe_token(initiative: Initiative, token: str) -> int:
     return int(payload["u"])
 
 
-def unsubscribe(initiative: Initiative, subscriber_id: int) -> bool:
+def unsubscribe(initiative: Initiative, subscriber_id: int, now: datetime) -> bool:
     """End the subscription and scrub the address now; True if this call ended it (twice is harmless)."""
     ended = db.session.execute(
         sa.update(Subscriber)
@@ -61,7 +81,7 @@ def unsubscribe(initiative: Initiative, subscriber_id: int) -> bool:
             Subscriber.initiative_id == initiative.id,
             Subscriber.unsubscribed_at.is_(None),
         )
-        .values(unsubscribed_at=utcnow(), active=False, email="")
+        .values(unsubscribed_at=now, active=False, email="")
         .execution_options(synchronize_session=False)
     ).rowcount
     return bool(ended == 1)

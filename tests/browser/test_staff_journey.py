@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import zipfile
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,9 @@ from app.exports.keys import instance_verify_key
 from app.exports.opening import open_export
 from app.exports.verify import verify_export
 from app.extensions import db
-from app.models import StaffUser, utctoday
-from app.signing.forms import SignerInput
-from app.signing.service import confirm, submit
+from app.models import StaffUser
 
-from ..support.factories import PESEL, make_initiative
+from ..support.factories import PESEL, confirm, make_initiative, part_a, part_b, submit
 from .server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -29,70 +26,19 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
 
 
-def _signer(country: str, **fields: str) -> SignerInput:
-    values = {
-        "country": country,
-        "first_names": "",
-        "family_names": "",
-        "date_of_birth": None,
-        "street": "",
-        "postal_code": "",
-        "city": "",
-        "residence_country": "",
-        "id_type": "",
-        "id_number": "",
-        "id_number_key": "",
-        "email": "",
-        "updates_consent": False,
-    }
-    values.update(fields)
-    return SignerInput(**values)  # type: ignore[arg-type]
-
-
 def _campaign(slug: str) -> tuple[bytes, str]:
-    """An initiative with two confirmed statements (PL, DE) and one pending (PL), signed through the service."""
+    """An initiative with two confirmed statements (PL, DE) and one pending (PL), signed through the lifecycle."""
     initiative, private = make_initiative(slug)
-    signers = [
-        _signer(
-            "PL",
-            first_names="Agnieszka",
-            family_names="Wiśniewska",
-            id_type="personal_number",
-            id_number=PESEL,
-            id_number_key=PESEL,
-            email="a@example.org",
-        ),
-        _signer(
-            "DE",
-            first_names="Zoë",
-            family_names="Müller",
-            date_of_birth=date(1980, 2, 29),
-            street="Hauptstraße 12",
-            postal_code="10115",
-            city="Berlin",
-            residence_country="DE",
-            email="z@example.org",
-        ),
-    ]
-    for signer in signers:
-        submit(initiative, signer, "127.0.0.1")
+    submit(initiative, part_b(email="a@example.org"))
+    submit(initiative, part_a(first_names="Zoë", family_names="Müller", email="z@example.org"))
     db.session.commit()
     from app.models import Statement
 
     for statement in db.session.scalars(db.select(Statement)):
-        confirm(initiative, statement, utctoday())
+        confirm(initiative, statement)
     submit(
         initiative,
-        _signer(
-            "PL",
-            first_names="Jan",
-            family_names="Kowalski",
-            id_type="personal_number",
-            id_number="02070803628",
-            id_number_key="02070803628",
-            email="j@example.org",
-        ),
-        "127.0.0.1",
+        part_b(first_names="Jan", family_names="Kowalski", id_number="02070803628", email="j@example.org"),
     )
     db.session.commit()
     return private, initiative.slug

@@ -13,10 +13,10 @@ from html import unescape
 
 from app.admin.passwords import hash_password
 from app.dashboard import SVG_NS, dashboard_data
-from app.initiatives import progress, reconcile_counters
+from app.initiatives import progress
 from app.models import Initiative, OutboxMessage, Quarantine, StaffUser, Statement, utctoday
 
-from ..support.factories import make_initiative
+from ..support.factories import make_initiative, sync_counters
 
 PASSWORD = "correct horse battery staple"
 TODAY = utctoday()
@@ -135,6 +135,9 @@ def setup_campaign(db):  # type: ignore[no-untyped-def]
     outbox(db, other, "failed", 3)
     outbox(db, None, "queued", 0)
     db.session.commit()
+    # written straight into the table, as no signer could: the counters are set from a recount, as `counters check
+    # --repair` would; what is tested here is that the dashboard shows them right
+    sync_counters(initiative)
     return initiative
 
 
@@ -232,9 +235,7 @@ def test_dashboard_data_equals_a_recount(app, db):  # type: ignore[no-untyped-de
     assert data.daily == expected_daily()
     assert (data.mail.queued, data.mail.sent, data.mail.retrying, data.mail.failed) == (3, 4, 2, 1)
 
-    # the counters the public pages read agree once reconciled (they are kept by the signing service)
-    reconcile_counters(initiative)
-    db.session.commit()
+    # the counters the public pages read are the same ones
     assert progress(initiative).confirmed == data.confirmed
     assert {c.code: c.confirmed for c in progress(initiative).countries} == {r.code: r.confirmed for r in data.rows}
 

@@ -16,7 +16,7 @@ from app import create_app
 from app.admin.passwords import hash_password
 from app.extensions import db as _db
 from app.mail.delivery import deliver_due
-from app.models import AuditEntry, ExportRecord, Quarantine, StaffUser, Statement, utcnow
+from app.models import AuditEntry, ExportRecord, StaffUser, Statement
 from app.sealing import write_private_key
 from config import ProductionConfig
 
@@ -115,26 +115,18 @@ def campaign(mail_app, client, smtp, db, tmp_path):  # type: ignore[no-untyped-d
     [_pending] = [s for s in by_country["PL"] if s.status == "pending"]
     luc = by_country["FR"][1]
     ioana = by_country["RO"][0]
-    held = Quarantine(
-        initiative_id=initiative.id,
-        criteria='{"country": "FR"}',
-        reason="same network as a bot run",
-        statement_count=1,
-        created_by="auditor@example.org",
+    from app.statements import quarantine
+
+    held, _tally = quarantine.apply(
+        initiative,
+        quarantine.Criteria(email_fingerprint=luc.email_fingerprint),
+        "same network as a bot run",
+        "auditor@example.org",
     )
-    released = Quarantine(
-        initiative_id=initiative.id,
-        criteria='{"country": "RO"}',
-        reason="looked odd",
-        statement_count=1,
-        created_by="auditor@example.org",
-        released_at=utcnow(),
-        released_by="auditor@example.org",
-    )
-    db.session.add_all([held, released])
-    db.session.flush()
-    luc.quarantine_id = held.id
-    ioana.quarantine_id = released.id  # released again: it counts
+    ro = quarantine.Criteria(country="RO")
+    released, _tally = quarantine.apply(initiative, ro, "looked odd", "auditor@example.org")
+    quarantine.release(initiative, released, "checked: genuine", "auditor@example.org")  # released again: it counts
+    assert ioana.country_code == "RO"
     db.session.commit()
     key_file = tmp_path / "auditor.key"
     write_private_key(key_file, private)

@@ -13,10 +13,19 @@ import sqlalchemy as sa
 
 from app.mail.delivery import deliver_due
 from app.models import OutboxMessage, Statement, utcnow
-from app.signing import service
-from app.signing.forms import SignerInput
+from app.statements import lifecycle
 
-from ..support.factories import confirm_link, html_of, make_initiative, part_a, part_b, path_of, text_of
+from ..support.factories import (
+    confirm_link,
+    html_of,
+    make_initiative,
+    part_a,
+    part_b,
+    path_of,
+    reconfigure,
+    submit,
+    text_of,
+)
 
 
 def _deliver() -> tuple[int, int, int]:
@@ -34,27 +43,9 @@ def _make_due(db) -> None:  # type: ignore[no-untyped-def]
     db.session.commit()
 
 
-def _signer() -> SignerInput:
-    return SignerInput(
-        country="PL",
-        first_names="Agnieszka",
-        family_names="Wiśniewska",
-        date_of_birth=None,
-        street="",
-        postal_code="",
-        city="",
-        residence_country="",
-        id_type="personal_number",
-        id_number="44051401359",
-        id_number_key="44051401359",
-        email="agnieszka@example.org",
-        updates_consent=True,
-    )
-
-
 def test_rolled_back_submission_leaves_no_message(mail_app, smtp, db):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
-    outcome = service.submit(initiative, _signer(), "192.0.2.7")
+    outcome = submit(initiative, part_b(updates_consent="y"))
     assert outcome.kind == "new"
     assert len(_messages(db)) == 1  # visible inside the transaction that wrote it
     db.session.rollback()
@@ -72,7 +63,7 @@ def test_failed_request_leaves_neither_statement_nor_message(app_factory, app, s
     def broken(*_args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service, "_subscribe", broken)
+    monkeypatch.setattr(lifecycle, "subscribe", broken)
     response = web.test_client().post(f"/i/{initiative.slug}/sign", data=part_b(updates_consent="y"))
     assert response.status_code == 500
     assert _messages(db) == []
@@ -87,7 +78,7 @@ def test_server_error_rolls_back_at_once(app, client, db, monkeypatch):  # type:
     def broken(*_args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service, "_subscribe", broken)
+    monkeypatch.setattr(lifecycle, "subscribe", broken)
     response = client.post(f"/i/{initiative.slug}/sign", data=part_b(updates_consent="y"))
     assert response.status_code == 500
     assert "Nothing you entered was stored" in response.get_data(as_text=True)
@@ -183,7 +174,7 @@ def test_backoff_grows(mail_app, client, smtp, db):  # type: ignore[no-untyped-d
 
 @pytest.mark.parametrize("base_url", ["http://127.0.0.1:5000", "https://sign.example.eu/campaigns"])
 def test_confirmation_email_shape(mail_app, client, smtp, base_url):  # type: ignore[no-untyped-def]
-    mail_app.config["BASE_URL"] = base_url
+    reconfigure(mail_app, BASE_URL=base_url)
     initiative, _ = make_initiative()
     assert client.post(f"/i/{initiative.slug}/sign", data=part_b()).status_code == 303
     _deliver()

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.eci.fingerprint import network_fingerprint as keyed_network
 from app.models import Statement
-from app.signing.service import network_fingerprint
 
 from ..support.factories import make_initiative, part_b
+
+
+def network_fingerprint(address: str) -> str | None:
+    from flask import current_app
+
+    return keyed_network(current_app.extensions["quorum.policy"].fingerprint_key, address)
 
 
 def _network_of_new_statement(app, forwarded_for: str) -> str | None:  # type: ignore[no-untyped-def]

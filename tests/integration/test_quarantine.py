@@ -12,13 +12,12 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import quarantine as service
 from app.audit.log import verify_chain
-from app.initiatives import reconcile_counters, recount
 from app.models import AuditEntry, Initiative, Quarantine, Statement, utcnow
-from app.signing.service import confirmation_url
+from app.statements import counters
+from app.statements import quarantine as service
 
-from ..support.factories import make_initiative, make_staff, path_of, sign_in_as
+from ..support.factories import confirmation_url, make_initiative, make_staff, path_of, sign_in_as, sync_counters
 
 T0 = datetime(2026, 3, 1, 12, 0)
 
@@ -66,7 +65,7 @@ class Statements:
         self.ids[label] = statement.id
 
     def commit(self) -> None:
-        reconcile_counters(self.initiative)
+        sync_counters(self.initiative)
         self.db.session.commit()
 
     def quarantined(self) -> set[str]:
@@ -87,8 +86,7 @@ def _audit(db, action: str) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
 
 def _counters_match_recount(db, initiative: Initiative) -> None:  # type: ignore[no-untyped-def]
     db.session.expire_all()
-    counters = {c.country_code: c.confirmed_count for c in initiative.countries if c.confirmed_count}
-    assert counters == recount(initiative.id)
+    assert counters.check(initiative).ok
 
 
 @pytest.fixture
@@ -302,7 +300,7 @@ def test_confirmed_while_quarantined_counts_after_release(app, db, client):  # t
     assert (tally.confirmed, tally.unconfirmed) == (0, 1)
 
     statement = db.session.get(Statement, rows.ids["waiting"])
-    link = path_of(confirmation_url(initiative, statement))
+    link = path_of(confirmation_url(initiative, statement.id))
     assert client.post(link).status_code == 200
     db.session.refresh(statement)
     assert statement.status == "confirmed" and statement.quarantine_id == record.id

@@ -13,10 +13,9 @@ import sqlalchemy as sa
 
 from app.audit.log import verify_chain
 from app.audit.retention import purge, statements_deadline, subscribers_deadline
-from app.initiatives import reconcile_counters
 from app.models import AuditEntry, Initiative, OutboxMessage, Statement, Subscriber, utcnow
 
-from ..support.factories import make_initiative
+from ..support.factories import make_initiative, sync_counters
 
 SECOND = timedelta(seconds=1)
 
@@ -124,7 +123,7 @@ def test_statements_are_destroyed_at_their_deadline(
     confirmed = [add_statement(db, initiative, f"c{i}", country=c) for i, c in enumerate(["DE", "DE", "FR"])]
     add_statement(db, initiative, "invalid", "invalidated")
     keeper = add_subscriber(db, initiative, "c0", confirmed[0])
-    reconcile_counters(initiative)
+    sync_counters(initiative)
     db.session.commit()
     assert statements_deadline(initiative) == deadline
 

@@ -56,6 +56,7 @@ def part_a(country: str = "DE", **overrides: str) -> dict[str, str]:
         "residence_country": "DE",
         "email": "zoe@example.org",
         "privacy_consent": "y",
+        "declaration": "y",
     }
     data.update(overrides)
     return data
@@ -70,6 +71,7 @@ def part_b(country: str = "PL", **overrides: str) -> dict[str, str]:
         "id_number": PESEL,
         "email": "agnieszka@example.org",
         "privacy_consent": "y",
+        "declaration": "y",
     }
     data.update(overrides)
     return data
@@ -115,3 +117,61 @@ def sign_in_as(client: Any, user: Any) -> None:
 
     with client.session_transaction() as session:
         session.update(session_values(user))
+
+
+# --- the lifecycle without HTTP ---------------------------------------------------------------------------------------
+
+
+def signer(data: dict[str, str]) -> Any:
+    """A checked signer from sign-form data (part_a(), part_b()), as the form would give it."""
+    from app.eci.member_states import member_states
+    from app.eci.signer import SigningRules, validate
+
+    checked = validate(data, {code: SigningRules.of(state) for code, state in member_states().items()}, utctoday())
+    assert checked.signer is not None, checked.errors
+    return checked.signer
+
+
+def submit(initiative: Initiative, data: dict[str, str], **options: Any) -> Any:
+    """`lifecycle.submit` with the app's policy and links, now."""
+    from flask import current_app
+
+    from app.links import links
+    from app.models import utcnow
+    from app.statements import lifecycle
+
+    policy = current_app.extensions["quorum.policy"]
+    return lifecycle.submit(initiative, signer(data), policy=policy, links=links(), now=utcnow(), **options)
+
+
+def confirm(initiative: Initiative, statement: Any) -> Any:
+    from app.models import utcnow
+    from app.statements import lifecycle
+
+    return lifecycle.confirm(initiative, statement, now=utcnow())
+
+
+def confirmation_url(initiative: Initiative, statement_id: Any) -> str:
+    from flask import current_app
+
+    from app.links import links
+
+    token = current_app.extensions["quorum.policy"].confirmation_token(statement_id, initiative.id)
+    return links().external("signing.confirm_page", slug=initiative.slug, token=token)
+
+
+def sync_counters(initiative: Initiative) -> None:
+    """For tests that write statements straight into the table: the counters set to the recount, as
+    `counters check --repair` would, committed."""
+    from app.statements import counters
+
+    counters.repair(counters.check(initiative))
+    db.session.commit()
+
+
+def reconfigure(app: Any, **settings: Any) -> None:
+    """Change settings of a running test app; what the services were given at start-up is made again from them."""
+    from app import register_services
+
+    app.config.update(settings)
+    register_services(app)

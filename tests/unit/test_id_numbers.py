@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from stdnum.be import nn
 from stdnum.lv import pvn
 from stdnum.pt import cc
 
@@ -215,9 +216,10 @@ def test_invalid_number_gives_no_birth_date(country: str, number: str) -> None:
     assert needs_age_confirmation(country, "personal_number", number) is True
 
 
-# ECI.md, Annex III: the numbers that encode a birth date; everything else needs the signer's checkbox.
-DATED = {"BG", "EE", "LT", "LV", "PL", "RO", "SE", "SI"}
-MAY_BE_UNDATED = {"LV", "LT"}
+# ECI.md, Annex III: the numbers that encode a birth date; everything else needs the signer's checkbox. Latvian codes
+# since 2017 and Lithuanian ones starting 9 carry none; a Belgian number may have an unknown birth month or day.
+DATED = {"BE", "BG", "EE", "LT", "LV", "PL", "RO", "SE", "SI"}
+MAY_BE_UNDATED = {"BE", "LV", "LT"}
 PART_B_DOCUMENTS = sorted((code, t) for code, s in member_states().items() for t in s.id_types)
 
 
@@ -233,7 +235,7 @@ def test_needs_age_confirmation_exactly_when_no_birth_date(key: tuple[str, str],
     birth = birth_date_from_number(*key, number)
     assert needs_age_confirmation(*key, number) is (birth is None)
     if key[0] not in DATED:
-        assert birth is None  # e.g. the Belgian number: ECI.md does not read the age from it
+        assert birth is None  # e.g. a Croatian OIB: no date in it
 
 
 @pytest.mark.parametrize(
@@ -295,3 +297,13 @@ def test_shape_check_accepts_real_looking_documents(country: str, id_type: str, 
 def test_shape_check_refuses(number: str) -> None:
     with pytest.raises(InvalidNumber, match="shape"):
         validate_number("IT", "id_card", number)
+
+
+@pytest.mark.parametrize(
+    ("number", "birth"),
+    [("85.07.30-033 28", date(1985, 7, 30)), ("00000100195", None)],  # the second: birth month and day unknown
+)
+def test_belgian_number_tells_the_age_when_it_holds_a_full_date(number: str, birth: date | None) -> None:
+    assert nn.is_valid(number)
+    assert birth_date_from_number("BE", "personal_number", number) == birth
+    assert needs_age_confirmation("BE", "personal_number", number) is (birth is None)

@@ -1,9 +1,9 @@
 """Quarantine: setting statements aside by criteria, with a written reason, and releasing them again.
 
-Matching statements are moved with set-based UPDATEs. The per-country counters that the public pages read drop by
-the confirmed statements set aside and rise by those released, in the same transaction; a pending statement that
-is confirmed while quarantined is not counted until its release (`signing.service.confirm`). Every apply and
-release is in the audit log with its reason and counts. Services never commit.
+Matching statements are moved with set-based UPDATEs. The counters move in the same transaction: what is set aside
+leaves the confirmed and pending counts for the quarantined one and comes back on release; a pending statement
+confirmed while quarantined is counted only once released (`lifecycle.confirm`). Every apply and release is in the
+audit log with its reason and counts. Services never commit.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from flask_babel import ngettext
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from .audit.log import record
-from .eci.member_states import member_states
-from .extensions import db
-from .models import Initiative, InitiativeCountry, Quarantine, Statement, utcnow
+from ..audit.log import record
+from ..eci.member_states import member_states
+from ..extensions import db
+from ..models import Initiative, Quarantine, Statement, StatementStatus, utcnow
+from . import counters
 
 WINDOW_FIELDS = ("created_at", "confirmed_at")
 FINGERPRINT_MODES = ("", "shared", "exact")
@@ -197,7 +198,7 @@ def _matching(initiative: Initiative, criteria: Criteria) -> list[ColumnElement[
     """Pending and confirmed statements of the initiative, not set aside yet, meeting every criterion."""
     where: list[ColumnElement[bool]] = [
         Statement.initiative_id == initiative.id,
-        Statement.status.in_(("pending", "confirmed")),
+        Statement.status.in_((StatementStatus.PENDING, StatementStatus.CONFIRMED)),
         Statement.quarantine_id.is_(None),
     ]
     if criteria.country:
@@ -272,7 +273,7 @@ def _tally(initiative: Initiative, where: list[ColumnElement[bool]]) -> Tally:
     )
     counts: dict[str, list[int]] = {}
     for code, status, count in rows:
-        counts.setdefault(code, [0, 0])[0 if status == "confirmed" else 1] += count
+        counts.setdefault(code, [0, 0])[0 if status == StatementStatus.CONFIRMED else 1] += count
     return _ordered(initiative, counts)
 
 
@@ -287,13 +288,28 @@ def preview(initiative: Initiative, criteria: Criteria) -> Tally:
     return _tally(initiative, _matching(initiative, criteria))
 
 
-def _move_counter(initiative: Initiative, code: str, delta: int) -> None:
-    db.session.execute(
-        sa.update(InitiativeCountry)
-        .where(InitiativeCountry.initiative_id == initiative.id, InitiativeCountry.country_code == code)
-        .values(confirmed_count=InitiativeCountry.confirmed_count + delta)
-        .execution_options(synchronize_session=False)
-    )
+def _move(initiative: Initiative, rows: list[Any], sign: int) -> Tally:
+    """Move the counters for statements set aside (sign 1) or released (sign -1): (country, status, confirmed_at)."""
+    counts: dict[str, list[int]] = {}
+    counted_days: list[tuple[str, datetime | None]] = []
+    for country, status, confirmed_at in rows:
+        tally = counts.setdefault(country, [0, 0])
+        if status == StatementStatus.CONFIRMED:
+            tally[0] += 1
+            counted_days.append((country, confirmed_at))
+        elif status == StatementStatus.PENDING:
+            tally[1] += 1
+        # a lapsed or invalidated statement left the quarantined count when it lapsed or was invalidated
+    for country, (confirmed, pending) in counts.items():
+        counters.move(
+            initiative.id,
+            country,
+            confirmed=-sign * confirmed,
+            pending=-sign * pending,
+            quarantined=sign * (confirmed + pending),
+        )
+    counters.move_days(initiative.id, counted_days, -sign)
+    return _ordered(initiative, counts)
 
 
 def _clean_reason(reason: str) -> str:
@@ -304,10 +320,10 @@ def _clean_reason(reason: str) -> str:
 
 
 def apply(initiative: Initiative, criteria: Criteria, reason: str, actor: str) -> tuple[Quarantine, Tally]:
-    """Set aside every matching pending or confirmed statement and take the confirmed ones off the counters.
+    """Set aside every matching pending or confirmed statement: they leave the confirmed and pending counts.
 
-    The tally is read after the UPDATE from the rows it marked: those rows stay locked by this transaction, so
-    a concurrent confirmation waits and then (being quarantined) does not count.
+    One UPDATE marks the rows and returns them: they stay locked by this transaction, so a concurrent confirmation
+    waits and then (being quarantined) does not count.
     """
     reason = _clean_reason(reason)
     if criteria.is_empty():
@@ -321,18 +337,16 @@ def apply(initiative: Initiative, criteria: Criteria, reason: str, actor: str) -
     )
     db.session.add(quarantine)
     db.session.flush()
-    db.session.execute(
+    rows = db.session.execute(
         sa.update(Statement)
         .where(*_matching(initiative, criteria))
         .values(quarantine_id=quarantine.id)
+        .returning(Statement.country_code, Statement.status, Statement.confirmed_at)
         .execution_options(synchronize_session=False)
-    )
-    tally = _tally(initiative, [Statement.initiative_id == initiative.id, Statement.quarantine_id == quarantine.id])
-    if tally.total == 0:
+    ).all()
+    if not rows:
         raise QuarantineError(_("No statement matches these criteria now; nothing was set aside."))
-    for country in tally.countries:
-        if country.confirmed:
-            _move_counter(initiative, country.code, -country.confirmed)
+    tally = _move(initiative, rows, 1)
     quarantine.statement_count = tally.total
     record(
         actor,
@@ -352,11 +366,7 @@ def find_quarantine(initiative: Initiative, quarantine_id: int) -> Quarantine | 
 
 
 def release(initiative: Initiative, quarantine: Quarantine, reason: str, actor: str) -> Tally:
-    """Put the statements back and the confirmed ones back on the counters.
-
-    Per member state, the unconfirmed ones go first, then the confirmed ones with their exact row count: a
-    statement confirmed meanwhile (not counted while quarantined) is then released as confirmed, and counted.
-    """
+    """Put the statements back on their counts; one confirmed meanwhile (not counted while set aside) counts now."""
     reason = _clean_reason(reason)
     claimed = db.session.execute(
         sa.update(Quarantine)
@@ -366,31 +376,14 @@ def release(initiative: Initiative, quarantine: Quarantine, reason: str, actor: 
     ).rowcount
     if claimed != 1:
         raise QuarantineError(_("This quarantine was released already."))
-    held = Statement.quarantine_id == quarantine.id
-    codes = list(
-        db.session.scalars(
-            sa.select(Statement.country_code).where(Statement.initiative_id == initiative.id, held).distinct()
-        )
-    )
-    counts: dict[str, list[int]] = {}
-    for code in codes:
-        mine = [Statement.initiative_id == initiative.id, Statement.country_code == code, held]
-        unconfirmed = db.session.execute(
-            sa.update(Statement)
-            .where(*mine, Statement.status != "confirmed")
-            .values(quarantine_id=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        confirmed = db.session.execute(
-            sa.update(Statement)
-            .where(*mine, Statement.status == "confirmed")
-            .values(quarantine_id=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if confirmed:
-            _move_counter(initiative, code, confirmed)
-        counts[code] = [confirmed, unconfirmed]
-    tally = _ordered(initiative, counts)
+    rows = db.session.execute(
+        sa.update(Statement)
+        .where(Statement.initiative_id == initiative.id, Statement.quarantine_id == quarantine.id)
+        .values(quarantine_id=None)
+        .returning(Statement.country_code, Statement.status, Statement.confirmed_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    tally = _move(initiative, rows, -1)
     db.session.refresh(quarantine)
     record(
         actor,
@@ -427,7 +420,7 @@ def quarantines(initiative: Initiative) -> list[QuarantineView]:
         .group_by(Statement.quarantine_id, Statement.status)
     )
     for quarantine_id, status, count in rows:
-        held.setdefault(quarantine_id, [0, 0])[0 if status == "confirmed" else 1] += count
+        held.setdefault(quarantine_id, [0, 0])[0 if status == StatementStatus.CONFIRMED else 1] += count
     return [
         QuarantineView(q, Criteria.from_dict(json.loads(q.criteria or "{}")), *held.get(q.id, [0, 0])) for q in items
     ]

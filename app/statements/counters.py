@@ -1,0 +1,183 @@
+"""The counters: per member state (confirmed, pending, quarantined, invalidated) and counted statements per day.
+
+They move only here, in the transaction of the change they count, by set-based UPDATEs that never read first.
+`check` recounts everything from the statements with the same rules and says where a counter is off; `repair`
+sets them right in one audited transaction (`flask --app wsgi counters check [--repair]`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from ..database import upsert_add
+from ..extensions import db
+from ..models import ConfirmationDay, Initiative, InitiativeCountry, Statement, StatementStatus
+from .rules import counted
+
+KINDS = ("confirmed", "pending", "quarantined", "invalidated")
+"""The per-country counters, by the column name stem (`confirmed` -> `confirmed_count`)."""
+
+
+def move(initiative_id: int, country: str, **deltas: int) -> None:
+    """Add to one member state's counters, e.g. move(i, "DE", pending=-1, confirmed=1); zero deltas are skipped."""
+    values = {
+        f"{kind}_count": getattr(InitiativeCountry, f"{kind}_count") + delta for kind, delta in deltas.items() if delta
+    }
+    if not values:
+        return
+    db.session.execute(
+        sa.update(InitiativeCountry)
+        .where(InitiativeCountry.initiative_id == initiative_id, InitiativeCountry.country_code == country)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def move_day(initiative_id: int, country: str, day: date, delta: int) -> None:
+    """Add to the counted statements of one confirmation day (a row is made on the first one)."""
+    if delta:
+        upsert_add(
+            ConfirmationDay.__table__,
+            {"initiative_id": initiative_id, "country_code": country, "day": day},
+            "confirmed",
+            delta,
+        )
+
+
+def move_days(initiative_id: int, confirmed_at: list[tuple[str, datetime | None]], sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) a set of counted statements from the daily series."""
+    per_day = Counter((country, moment.date()) for country, moment in confirmed_at if moment is not None)
+    for (country, day), count in sorted(per_day.items()):
+        move_day(initiative_id, country, day, sign * count)
+
+
+# --- the recount ----------------------------------------------------------------------------------------------
+
+
+def _quarantined() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Statement.quarantine_id.is_not(None),
+        Statement.status.in_((StatementStatus.PENDING, StatementStatus.CONFIRMED)),
+    )
+
+
+def recount(initiative_id: int) -> dict[str, dict[str, int]]:
+    """{country: {kind: count}} counted afresh from the statements, with the same rules the counters follow."""
+
+    def tally(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    rows = db.session.execute(
+        sa.select(
+            Statement.country_code,
+            tally(counted()),
+            tally(sa.and_(Statement.status == StatementStatus.PENDING, Statement.quarantine_id.is_(None))),
+            tally(_quarantined()),
+            tally(Statement.status == StatementStatus.INVALIDATED),
+        )
+        .where(Statement.initiative_id == initiative_id)
+        .group_by(Statement.country_code)
+    )
+    return {code: dict(zip(KINDS, map(int, values), strict=True)) for code, *values in rows}
+
+
+def recount_days(initiative_id: int) -> dict[tuple[str, date], int]:
+    """Counted statements per (country, UTC day of confirmation), from the statements."""
+    day = sa.func.date(Statement.confirmed_at)
+    rows = db.session.execute(
+        sa.select(Statement.country_code, day, sa.func.count())
+        .where(Statement.initiative_id == initiative_id, counted())
+        .group_by(Statement.country_code, day)
+    )
+    # SQLite's date() gives text, PostgreSQL's a date
+    return {
+        (code, value if isinstance(value, date) else date.fromisoformat(str(value))): int(count)
+        for code, value, count in rows
+    }
+
+
+@dataclass
+class CounterReport:
+    """What differs for one initiative: {(country, kind): (kept, recounted)} and {(country, day): (kept, recounted)}."""
+
+    initiative: Initiative
+    countries: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    days: dict[tuple[str, date], tuple[int, int]] = field(default_factory=dict)
+    skipped: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.countries and not self.days
+
+    def lines(self) -> list[str]:
+        slug = self.initiative.slug
+        if self.skipped:
+            return [f"{slug}: {self.skipped}"]
+        if self.ok:
+            return [f"{slug}: every counter equals its recount"]
+        out = [
+            f"{slug} {code} {kind}: counter {kept}, recount {actual} ({actual - kept:+d})"
+            for (code, kind), (kept, actual) in sorted(self.countries.items())
+        ]
+        out += [
+            f"{slug} {code} confirmed on {day.isoformat()}: counter {kept}, recount {actual} ({actual - kept:+d})"
+            for (code, day), (kept, actual) in sorted(self.days.items())
+        ]
+        return out
+
+    def as_details(self) -> dict[str, object]:
+        return {
+            "countries": {f"{c} {k}": [kept, actual] for (c, k), (kept, actual) in sorted(self.countries.items())},
+            "days": {f"{c} {d.isoformat()}": [kept, actual] for (c, d), (kept, actual) in sorted(self.days.items())},
+        }
+
+
+def check(initiative: Initiative) -> CounterReport:
+    """Compare every counter of one initiative with its recount; changes nothing."""
+    report = CounterReport(initiative)
+    if initiative.statements_purged_at is not None:
+        report.skipped = (
+            f"statements destroyed on {initiative.statements_purged_at:%Y-%m-%d} (retention): the counters are the "
+            "historical count and nothing is left to recount"
+        )
+        return report
+    actual = recount(initiative.id)
+    for country in initiative.countries:
+        counts = actual.get(country.country_code, {})
+        for kind in KINDS:
+            kept = getattr(country, f"{kind}_count")
+            if kept != counts.get(kind, 0):
+                report.countries[(country.country_code, kind)] = (kept, counts.get(kind, 0))
+    days = recount_days(initiative.id)
+    kept_days = {
+        (row.country_code, row.day): row.confirmed
+        for row in db.session.scalars(sa.select(ConfirmationDay).where(ConfirmationDay.initiative_id == initiative.id))
+    }
+    for key in sorted(set(days) | set(kept_days)):
+        if kept_days.get(key, 0) != days.get(key, 0):
+            report.days[key] = (kept_days.get(key, 0), days.get(key, 0))
+    return report
+
+
+def repair(report: CounterReport) -> None:
+    """Set every counter the report names to its recount (the caller audits it; the boundary commits)."""
+    initiative = report.initiative
+    for (code, kind), (_kept, actual) in report.countries.items():
+        db.session.execute(
+            sa.update(InitiativeCountry)
+            .where(InitiativeCountry.initiative_id == initiative.id, InitiativeCountry.country_code == code)
+            .values({f"{kind}_count": actual})
+            .execution_options(synchronize_session=False)
+        )
+    for (code, day), (kept, actual) in report.days.items():
+        move_day(initiative.id, code, day, actual - kept)
+    db.session.execute(
+        sa.delete(ConfirmationDay)
+        .where(ConfirmationDay.initiative_id == initiative.id, ConfirmationDay.confirmed == 0)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(initiative)

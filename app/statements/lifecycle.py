@@ -1,0 +1,449 @@
+"""Submitting, confirming, new links and invalidation: every move of a statement from one status to another.
+
+One person may hold several pending statements, one per email address (a mistyped address, or a stranger who typed
+their details with an address of their own); the first to be confirmed counts and the others lapse in the same
+transaction. A lapsed statement holds no personal data and never counts, but to its sender it behaves exactly like
+a statement of a new signer: the same emails, the same pages. So someone who knows a person's details but not
+their mailbox learns nothing by signing in their name, and cannot use up or reach that person's mail
+(docs/decisions/001-statement-lifecycle.md).
+
+Plain values in (the initiative, the checked signer, a policy, a clock), domain errors out; never commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import aliased
+
+from ..database import insert_unless_conflict, upsert_add
+from ..eci.fingerprint import email_fingerprint, identity_fingerprint
+from ..eci.signer import Signer
+from ..extensions import db
+from ..links import Links
+from ..mail.outbox import enqueue
+from ..models import (
+    Initiative,
+    MailAllowance,
+    PublicStatus,
+    Statement,
+    StatementStatus,
+    Subscriber,
+)
+from ..sealing import seal
+from ..signing.subscriptions import subscribe, subscription_for, unsubscribe_url
+from . import counters
+from .policy import Policy
+from .rules import is_public
+
+
+class SigningClosed(Exception):
+    """Signing is not open: `status` is the contract's HTTP status (404, 403 or 410), `reason` says which case."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason  # unknown, scheduled, over, not_ready
+
+
+def check_open(initiative: Initiative | None, today: date) -> Initiative:
+    """The contract's refusals: unknown or draft 404, not started 403, over 410 (and 403 without an auditor key)."""
+    if initiative is None or not is_public(initiative):
+        raise SigningClosed(404, "unknown")
+    status = initiative.public_status(today)
+    if status == PublicStatus.SCHEDULED:
+        raise SigningClosed(403, "scheduled")
+    if status != PublicStatus.COLLECTING:
+        raise SigningClosed(410, "over")
+    if initiative.auditor_public_key is None:
+        raise SigningClosed(403, "not_ready")
+    return initiative
+
+
+class Outcome(StrEnum):
+    """What a submission did; the signer sees the same page whatever it says (CONTRACT.md)."""
+
+    NEW = "new"  # a statement was recorded and its link sent
+    LINK_AGAIN = "link_again"  # this person and address had a statement waiting: its link went again
+    RECORDED = "recorded"  # this person's support from this address is on record: they are told so
+    HOUSEHOLD_FULL = "household_full"  # two people signed with this address already
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    kind: Outcome
+    email_sent: bool
+    statement_id: uuid.UUID | None = None
+
+
+def _waiting(statement: Statement) -> bool:
+    """Pending, or lapsed before its sender pressed the button: to that sender, a link not used yet."""
+    return statement.status == StatementStatus.PENDING or (
+        statement.status == StatementStatus.LAPSED and statement.confirmed_at is None
+    )
+
+
+# --- mail, within its two limits ------------------------------------------------------------------------------------
+
+
+def _allow_mail(initiative_id: int, email_fp: str, today: date, policy: Policy) -> bool:
+    """Take one of today's emails from this initiative to this address (keyed by its fingerprint)."""
+    taken = upsert_add(
+        MailAllowance.__table__,
+        {"initiative_id": initiative_id, "email_fingerprint": email_fp, "day": today},
+        "sent",
+        1,
+        below=policy.max_emails_per_address_per_day,
+    )
+    return taken is not None
+
+
+def _refund_mail(initiative_id: int, email_fp: str, today: date) -> None:
+    upsert_add(
+        MailAllowance.__table__,
+        {"initiative_id": initiative_id, "email_fingerprint": email_fp, "day": today},
+        "sent",
+        -1,
+    )
+
+
+def _take_statement_mail(statement_id: uuid.UUID, policy: Policy, link_sent_at: datetime | None) -> bool:
+    """Count one more email for a statement, unless it had all of its own (one UPDATE, no read-then-write).
+
+    With `link_sent_at`, the same UPDATE records when the newest link was issued: an unconfirmed statement lives
+    until that link expires (retention reads it).
+    """
+    values: dict[str, object] = {"emails_sent": Statement.emails_sent + 1}
+    if link_sent_at is not None:
+        values["link_sent_at"] = link_sent_at
+    result = db.session.execute(
+        sa.update(Statement)
+        .where(Statement.id == statement_id, Statement.emails_sent < policy.max_emails_per_statement)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _send_link(
+    initiative: Initiative,
+    statement_id: uuid.UUID,
+    country: str,
+    locale: str,
+    email: str,
+    policy: Policy,
+    links: Links,
+    may_be_subscribed: bool = True,
+) -> None:
+    """The confirmation email: one link, and a way out of updates where this address is kept for them."""
+    subscription = subscription_for(initiative, email, policy.fingerprint_key) if may_be_subscribed else None
+    token = policy.confirmation_token(statement_id, initiative.id)
+    enqueue(
+        "confirm",
+        email,
+        _l("Please confirm your support for “%(title)s”", title=initiative.title),
+        "confirm",
+        locale=locale,
+        initiative_id=initiative.id,
+        initiative=initiative,
+        country=country,
+        url=links.external("signing.confirm_page", slug=initiative.slug, token=token),
+        max_age_days=policy.confirm_days,
+        unsubscribe_url=unsubscribe_url(links, policy.secret_key, initiative, subscription) if subscription else None,
+    )
+
+
+def _again(
+    initiative: Initiative, statement: Statement, email: str, policy: Policy, links: Links, now: datetime
+) -> SubmitOutcome:
+    """This person and address signed before: a new link if it waits, else word that the support is on record."""
+    email_fp = statement.email_fingerprint
+    today = now.date()
+    if not _allow_mail(initiative.id, email_fp, today, policy):
+        return SubmitOutcome(Outcome.LINK_AGAIN if _waiting(statement) else Outcome.RECORDED, False, statement.id)
+    if _waiting(statement):
+        sent = _take_statement_mail(statement.id, policy, link_sent_at=now)
+        if sent:
+            _send_link(initiative, statement.id, statement.country_code, statement.locale, email, policy, links)
+        kind = Outcome.LINK_AGAIN
+    else:
+        sent = _take_statement_mail(statement.id, policy, link_sent_at=None)
+        if sent:
+            enqueue(
+                "already_confirmed",
+                email,
+                _l("Your support for “%(title)s” is already recorded", title=initiative.title),
+                "already_confirmed",
+                locale=statement.locale,
+                initiative_id=initiative.id,
+                initiative=initiative,
+                url=links.external("signing.initiative_page", slug=initiative.slug),
+            )
+        kind = Outcome.RECORDED
+    if not sent:
+        _refund_mail(initiative.id, email_fp, today)
+    return SubmitOutcome(kind, sent, statement.id)
+
+
+# --- submitting -----------------------------------------------------------------------------------------------------
+
+
+def _free_email_slot(initiative_id: int, email_fp: str, policy: Policy) -> int | None:
+    used = set(
+        db.session.scalars(
+            sa.select(Statement.email_slot).where(
+                Statement.initiative_id == initiative_id, Statement.email_fingerprint == email_fp
+            )
+        )
+    )
+    free = [slot for slot in range(1, policy.max_signers_per_email + 1) if slot not in used]
+    return free[0] if free else None
+
+
+def submit(
+    initiative: Initiative,
+    signer: Signer,
+    *,
+    policy: Policy,
+    links: Links,
+    now: datetime,
+    locale: str = "en",
+    network_fp: str | None = None,
+) -> SubmitOutcome:
+    """Record a pending statement for this person and address and send its link; or answer a repeat by email only.
+
+    The unique constraints decide races: of two identical submissions only one insert succeeds, and the other is
+    handled as the repeat it is.
+    """
+    key = policy.fingerprint_key
+    identity_fp = identity_fingerprint(
+        key,
+        country=signer.country,
+        first_names=signer.first_names,
+        family_names=signer.family_names,
+        date_of_birth=signer.date_of_birth,
+        postal_code=signer.postal_code,
+        id_type=signer.id_type,
+        id_number=signer.id_number_key,
+    )
+    email_fp = email_fingerprint(key, signer.email)
+    assert initiative.auditor_public_key is not None
+    sealed = seal(initiative.auditor_public_key, signer.personal_data())
+    today = now.date()
+
+    for _attempt in range(3):
+        existing = db.session.scalar(
+            sa.select(Statement).where(
+                Statement.initiative_id == initiative.id,
+                Statement.identity_fingerprint == identity_fp,
+                Statement.email_fingerprint == email_fp,
+            )
+        )
+        if existing is not None:
+            return _again(initiative, existing, signer.email, policy, links, now)
+        slot = _free_email_slot(initiative.id, email_fp, policy)
+        if slot is None:
+            sent = _allow_mail(initiative.id, email_fp, today, policy)
+            if sent:
+                enqueue(
+                    "household_full",
+                    signer.email,
+                    _l("We could not record your support for “%(title)s”", title=initiative.title),
+                    "household_full",
+                    locale=locale,
+                    initiative_id=initiative.id,
+                    initiative=initiative,
+                    url=links.external("signing.sign_form", slug=initiative.slug),
+                )
+            return SubmitOutcome(Outcome.HOUSEHOLD_FULL, sent)
+        allowed = _allow_mail(initiative.id, email_fp, today, policy)
+        statement_id = uuid.uuid4()
+        inserted = insert_unless_conflict(
+            Statement.__table__,
+            {
+                "id": statement_id,
+                "initiative_id": initiative.id,
+                "country_code": signer.country,
+                "status": StatementStatus.PENDING,
+                "identity_fingerprint": identity_fp,
+                "email_fingerprint": email_fp,
+                "email_slot": slot,
+                "network_fingerprint": network_fp,
+                "sealed_data": sealed,
+                "emails_sent": 1 if allowed else 0,
+                "locale": locale,
+                "created_at": now,
+                "link_sent_at": now if allowed else None,
+            },
+        )
+        if not inserted:
+            if allowed:
+                _refund_mail(initiative.id, email_fp, today)
+            continue  # the same person and address, or this address's last slot, was taken a moment ago: look again
+        counters.move(initiative.id, signer.country, pending=1)
+        if signer.updates_consent:
+            subscribe(initiative, statement_id, signer.email, key, now)
+        if allowed:
+            _send_link(
+                initiative,
+                statement_id,
+                signer.country,
+                locale,
+                signer.email,
+                policy,
+                links,
+                may_be_subscribed=signer.updates_consent,
+            )
+        return SubmitOutcome(Outcome.NEW, allowed, statement_id)
+    raise RuntimeError("could not record the statement after three attempts")
+
+
+def send_new_links(initiative: Initiative, email: str, *, policy: Policy, links: Links, now: datetime) -> int:
+    """ "No email?": every statement given with this address gets what signing again would send it; returns how many
+    emails went. Nothing is sent for an address without statements, and the page says the same either way."""
+    email_fp = email_fingerprint(policy.fingerprint_key, email)
+    statements = db.session.scalars(
+        sa.select(Statement)
+        .where(Statement.initiative_id == initiative.id, Statement.email_fingerprint == email_fp)
+        .order_by(Statement.created_at)
+    ).all()
+    return sum(_again(initiative, s, email, policy, links, now).email_sent for s in statements)
+
+
+def renew_link(
+    initiative: Initiative, statement_id: uuid.UUID, email: str, *, policy: Policy, links: Links, now: datetime
+) -> bool:
+    """After an expired link: send what signing again would, if the address typed is the statement's own."""
+    statement = find_statement(initiative, statement_id)
+    if statement is None or statement.email_fingerprint != email_fingerprint(policy.fingerprint_key, email):
+        return False
+    return _again(initiative, statement, email, policy, links, now).email_sent
+
+
+def find_statement(initiative: Initiative, statement_id: uuid.UUID) -> Statement | None:
+    return db.session.scalar(
+        sa.select(Statement).where(Statement.id == statement_id, Statement.initiative_id == initiative.id)
+    )
+
+
+# --- confirming -----------------------------------------------------------------------------------------------------
+
+
+def _lapse(where: list[sa.ColumnElement[bool]], initiative_id: int, pressed_at: datetime | None) -> int:
+    """Pending statements that will never count: their personal data goes, their counters move; with `pressed_at`
+    the sender pressed the button, and from now on the statement looks confirmed to them."""
+    rows = db.session.execute(
+        sa.update(Statement)
+        .where(*where, Statement.status == StatementStatus.PENDING)
+        .values(status=StatementStatus.LAPSED, sealed_data=b"", confirmed_at=pressed_at)
+        .returning(Statement.country_code, Statement.quarantine_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for country, quarantine_id in rows:
+        if quarantine_id is None:
+            counters.move(initiative_id, country, pending=-1)
+        else:
+            counters.move(initiative_id, country, quarantined=-1)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class ConfirmOutcome:
+    statement: Statement
+    counted: bool  # this confirmation made the statement count (not: a repeat, a lapse, or set aside)
+
+
+def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> ConfirmOutcome:
+    """The button: confirm once, count once, in one transaction. A double click, a second tab or a second
+    address of the same person counts nothing twice; to the one who pressed, every case looks the same."""
+    if not _waiting(statement):
+        return ConfirmOutcome(statement, False)
+    if initiative.public_status(now.date()) != PublicStatus.COLLECTING:
+        raise SigningClosed(410, "over")
+    same_person = [
+        Statement.initiative_id == initiative.id,
+        Statement.identity_fingerprint == statement.identity_fingerprint,
+    ]
+    if db.session.get_bind().dialect.name == "postgresql":
+        # two addresses of one person confirming at once take turns here; SQLite runs one writer at a time anyway
+        db.session.execute(sa.select(Statement.id).where(*same_person).with_for_update())
+    other = aliased(Statement)
+    row = db.session.execute(
+        sa.update(Statement)
+        .where(
+            Statement.id == statement.id,
+            Statement.status == StatementStatus.PENDING,
+            ~sa.exists().where(
+                other.initiative_id == initiative.id,
+                other.identity_fingerprint == statement.identity_fingerprint,
+                other.status == StatementStatus.CONFIRMED,
+            ),
+        )
+        .values(status=StatementStatus.CONFIRMED, confirmed_at=now)
+        .returning(Statement.country_code, Statement.quarantine_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    counted = False
+    if row is not None:
+        counted = row.quarantine_id is None  # set aside, it counts once released (quarantine.release)
+        if counted:
+            counters.move(initiative.id, row.country_code, pending=-1, confirmed=1)
+            counters.move_day(initiative.id, row.country_code, now.date(), 1)
+        _lapse([*same_person, Statement.id != statement.id], initiative.id, pressed_at=None)
+    elif not _lapse([Statement.id == statement.id], initiative.id, pressed_at=now):
+        # lapsed already, when the same person confirmed from another address: the press is remembered
+        db.session.execute(
+            sa.update(Statement)
+            .where(Statement.id == statement.id, Statement.confirmed_at.is_(None))
+            .values(confirmed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    # the address asked for updates and has now shown it is theirs (double opt-in), whichever case this was
+    db.session.execute(
+        sa.update(Subscriber)
+        .where(Subscriber.statement_id == statement.id, Subscriber.unsubscribed_at.is_(None))
+        .values(active=True)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(statement)
+    return ConfirmOutcome(statement, counted)
+
+
+def shown_as_confirmed(statement: Statement) -> bool:
+    """What the pages show: confirmed, or lapsed after its sender pressed the button (it must look the same)."""
+    return not _waiting(statement)
+
+
+# --- invalidating ---------------------------------------------------------------------------------------------------
+
+
+def invalidate(initiative: Initiative, statement_ids: list[uuid.UUID]) -> dict[str, int]:
+    """Confirmed statements a national authority found invalid: they stop counting. Returns {country: count}."""
+    if not statement_ids:
+        return {}
+    rows = db.session.execute(
+        sa.update(Statement)
+        .where(
+            Statement.initiative_id == initiative.id,
+            Statement.id.in_(statement_ids),
+            Statement.status == StatementStatus.CONFIRMED,
+        )
+        .values(status=StatementStatus.INVALIDATED)
+        .returning(Statement.country_code, Statement.quarantine_id, Statement.confirmed_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    per_country: dict[str, int] = {}
+    for country, quarantine_id, confirmed_at in rows:
+        if quarantine_id is None:
+            counters.move(initiative.id, country, confirmed=-1, invalidated=1)
+            if confirmed_at is not None:
+                counters.move_day(initiative.id, country, confirmed_at.date(), -1)
+        else:
+            counters.move(initiative.id, country, quarantined=-1, invalidated=1)
+        per_country[country] = per_country.get(country, 0) + 1
+    return per_country
