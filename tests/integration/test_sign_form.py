@@ -1,20 +1,21 @@
-"""The sign form: refusals when signing is not open, CSRF, the no-JavaScript path, every member state, validation."""
+"""The sign form over HTTP: refusals when signing is not open, CSRF, the no-JavaScript path, signing and confirming,
+and how a 422 shows the errors. The rules themselves are tested against `validate()` in tests/unit/test_signer.py."""
 
 from __future__ import annotations
 
+import html as htmllib
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from stdnum.pl import pesel
 
-from app.eci.id_numbers import birth_date_from_number
-from app.eci.member_states import member_states
 from app.models import OutboxMessage, Statement, utctoday
 from app.sealing import open_sealed
 
-from ..support.factories import LINK, PESEL, make_initiative, part_a, part_b, path_of
+from ..support.factories import LINK, make_initiative, part_a, part_b, path_of
+
+DATE_BOXES = ("date_of_birth_day", "date_of_birth_month", "date_of_birth_year")
 
 
 def _statements(db) -> int:  # type: ignore[no-untyped-def]
@@ -31,29 +32,69 @@ def _visible(html: str, name: str) -> bool:
     return " hidden" not in _fieldset(html, name)
 
 
-def _value(html: str, field: str) -> str | None:
-    match = re.search(rf'<input id="{field}" name="{field}" type="[a-z]+" value="([^"]*)"', html)
-    return match.group(1) if match else None
+def _input(html: str, field: str) -> str:
+    match = re.search(rf'<input id="{field}" name="{field}"[^>]*>', html)  # [^>] spans the date boxes' line breaks
+    assert match, field
+    return match.group(0)
+
+
+def _value(html: str, field: str) -> str:
+    match = re.search(r' value="([^"]*)"', _input(html, field))
+    assert match, field
+    return htmllib.unescape(match.group(1))
+
+
+def _checked(html: str, field: str) -> bool:
+    return " checked" in _input(html, field)
+
+
+def _selected(html: str, field: str) -> list[str]:
+    match = re.search(rf'<select id="{field}" name="{field}".*?</select>', html, re.S)
+    assert match, field
+    return re.findall(r'<option value="([^"]*)" selected>', match.group(0))
 
 
 def _error(html: str, field: str) -> str | None:
-    match = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', html)
-    return match.group(1) if match else None
+    """The message beside a field, without its visually hidden "Error:" prefix."""
+    match = re.search(
+        rf'<p class="error" id="{field}-error"><span class="visually-hidden">Error:</span> ([^<]*)</p>', html
+    )
+    return htmllib.unescape(match.group(1)) if match else None
 
 
-def _years_ago(years: int, today: date | None = None) -> date:
-    today = today or utctoday()
-    try:
-        return today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - years, day=28)
+def _errors(html: str) -> dict[str, str]:
+    found = re.findall(
+        r'<p class="error" id="([a-z_]+)-error"><span class="visually-hidden">Error:</span> ([^<]*)</p>', html
+    )
+    return {field: htmllib.unescape(message) for field, message in found}
 
 
-def _pesel_born(day: date) -> str:
-    """A valid PESEL for someone born on `day` (the century is folded into the month)."""
-    month = day.month + {1800: 80, 1900: 0, 2000: 20, 2100: 40}[day.year // 100 * 100]
-    stem = f"{day.year % 100:02d}{month:02d}{day.day:02d}0123"
-    return stem + pesel.calc_check_digit(stem)
+def _summary(html: str) -> list[tuple[str, str]]:
+    """(href, message) of each link in the error summary, in order."""
+    match = re.search(r'<div class="error-summary".*?</ul>', html, re.S)
+    if not match:
+        return []
+    return [
+        (href, htmllib.unescape(text)) for href, text in re.findall(r'<a href="([^"]*)">([^<]*)</a>', match.group(0))
+    ]
+
+
+def _title(html: str) -> str:
+    match = re.search(r"<title>([^<]*)</title>", html)
+    assert match
+    return htmllib.unescape(match.group(1))
+
+
+def _post(client, slug: str, data: dict[str, str], status: int = 422) -> str:  # type: ignore[no-untyped-def]
+    response = client.post(f"/i/{slug}/sign", data=data)
+    assert response.status_code == status
+    return str(response.get_data(as_text=True))
+
+
+def _in_boxes(data: dict[str, str], day: str, month: str, year: str) -> dict[str, str]:
+    """The date of birth as the form sends it: three boxes instead of one `date_of_birth`."""
+    data = {name: value for name, value in data.items() if name != "date_of_birth"}
+    return data | dict(zip(DATE_BOXES, (day, month, year), strict=True))
 
 
 # -- signing not open ------------------------------------------------------------------------------------------------
@@ -187,23 +228,29 @@ def test_choose_country_without_javascript_keeps_values(client, db):  # type: ig
     assert _visible(html, "part-b")
     assert not _visible(html, "part-a")
     assert _visible(html, "contact")
-    assert '<option value="PL" selected>' in html
+    assert _selected(html, "country") == ["PL"]
     assert '<option value="personal_number"' in html
     assert _value(html, "first_names") == "Agnieszka"
     assert _value(html, "email") == "agnieszka@example.org"
-    assert "error" not in html.split('id="sign-form"')[1].split("</form>")[0].replace("error-summary", "")
+    assert _errors(html) == {}
+    assert _summary(html) == []
+    assert not _title(html).startswith("Error:")
     assert _statements(db) == 0
 
-    response = client.post(f"/i/{initiative.slug}/sign", data={"country": "DE", "choose_country": "1"})
+    response = client.post(
+        f"/i/{initiative.slug}/sign",
+        data={"country": "DE", "choose_country": "1", "date_of_birth_day": "25", "updates_consent": "y"},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert _visible(html, "part-a")
     assert not _visible(html, "part-b")
+    assert _value(html, "date_of_birth_day") == "25"
+    assert _checked(html, "updates_consent")
+    assert _errors(html) == {}
 
 
-@pytest.mark.parametrize(
-    ("country", "part"), [("DE", "part-a"), ("PL", "part-b"), ("de", "part-a"), ("FI", "part-a"), ("CZ", "part-b")]
-)
+@pytest.mark.parametrize(("country", "part"), [("DE", "part-a"), ("pl", "part-b"), ("CZ", "part-b")])
 def test_country_in_the_query_shows_its_fields(client, country, part):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
     response = client.get(f"/i/{initiative.slug}/sign?country={country}")
@@ -213,7 +260,8 @@ def test_country_in_the_query_shows_its_fields(client, country, part):  # type: 
     assert _visible(html, part)
     assert not _visible(html, other)
     assert _visible(html, "personal")
-    assert f'<option value="{country.upper()}" selected>' in html
+    assert _selected(html, "country") == [country.upper()]
+    assert _errors(html) == {}
 
 
 def test_without_country_only_the_choice_shows(client):  # type: ignore[no-untyped-def]
@@ -223,262 +271,240 @@ def test_without_country_only_the_choice_shows(client):  # type: ignore[no-untyp
         for name in ("personal", "part-a", "part-b", "contact"):
             assert not _visible(html, name)
         assert 'name="choose_country"' in html
+        assert _selected(html, "country") == [""]
 
 
-# -- every member state ----------------------------------------------------------------------------------------------
-
-PART_B_NUMBERS: dict[tuple[str, str], str] = {
-    ("BE", "personal_number"): "85.07.30-033 28",
-    ("BG", "personal_number"): "8032056031",
-    ("CZ", "id_card"): "203456789",
-    ("CZ", "passport"): "40123456",
-    ("EE", "personal_number"): "36805280109",
-    ("ES", "id_card"): "54362315-K",
-    ("ES", "passport"): "PAA123456",
-    ("HR", "personal_number"): "HR 33392005961",
-    ("IT", "passport"): "YA1234567",
-    ("IT", "id_card"): "CA00000AA",
-    ("CY", "id_card"): "1234567",
-    ("CY", "passport"): "K00123456",
-    ("LV", "personal_number"): "161175-19997",
-    ("LT", "personal_number"): "33309240064",
-    ("HU", "id_card"): "123456AB",
-    ("HU", "passport"): "BE1234567",
-    ("HU", "personal_number"): "1-800101-1234",
-    ("MT", "id_card"): "0123456M",
-    ("AT", "passport"): "P1234567",
-    ("AT", "id_card"): "1234567",
-    ("PL", "personal_number"): PESEL,
-    ("PT", "id_card"): "12345678",
-    ("PT", "passport"): "P123456",
-    ("PT", "citizen_card"): "00000000 0 ZZ4",
-    ("RO", "id_card"): "RX123456",
-    ("RO", "passport"): "051234567",
-    ("RO", "personal_number"): "1630615123457",
-    ("SI", "personal_number"): "0101006500006",
-    ("SE", "personal_number"): "880320-0016",
-}
+# -- the residence country -------------------------------------------------------------------------------------------
 
 
-def test_the_table_covers_every_document_of_every_part_b_state() -> None:
-    expected = {(s.code, t) for s in member_states().values() if s.data_part == "B" for t in s.id_types}
-    assert set(PART_B_NUMBERS) == expected
-    assert len(member_states()) == 27
+def test_residence_is_prefilled_with_the_nationality_of_a_part_a_country(client):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    html = client.get(f"/i/{initiative.slug}/sign?country=FR").get_data(as_text=True)
+    assert _selected(html, "residence_country") == ["FR"]
+    html = _post(client, initiative.slug, {"country": "DE", "choose_country": "1"}, status=200)
+    assert _selected(html, "residence_country") == ["DE"]
+    # a choice of the signer's own stays; a Part B country has no residence to fill in
+    html = _post(client, initiative.slug, {"country": "DE", "choose_country": "1", "residence_country": "AT"}, 200)
+    assert _selected(html, "residence_country") == ["AT"]
+    html = client.get(f"/i/{initiative.slug}/sign?country=PL").get_data(as_text=True)
+    assert _selected(html, "residence_country") == [""]
+    assert _selected(client.get(f"/i/{initiative.slug}/sign").get_data(as_text=True), "residence_country") == [""]
+
+
+def test_residence_keeps_the_signers_choice_on_a_422(client):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    html = _post(client, initiative.slug, part_a(country="DE", residence_country="AT", email=""))
+    assert _selected(html, "residence_country") == ["AT"]
+
+
+@pytest.mark.xfail(
+    reason="an empty residence comes back as a 422 with Germany selected beside 'Choose the country you live in'",
+    strict=True,
+)
+def test_residence_error_is_not_shown_beside_a_chosen_country(client):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    html = _post(client, initiative.slug, part_a(country="DE", residence_country=""))
+    assert _error(html, "residence_country") is None or _selected(html, "residence_country") == [""]
+
+
+# -- signing and confirming ------------------------------------------------------------------------------------------
 
 
 def _confirm_from_outbox(client, db) -> None:  # type: ignore[no-untyped-def]
     [message] = db.session.scalars(sa.select(OutboxMessage))
     [link] = set(LINK.findall(message.body_text or ""))
+    assert "Confirm your support" in client.get(path_of(link)).get_data(as_text=True)
     assert client.post(path_of(link)).status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Statement.status)) == "confirmed"
 
 
-@pytest.mark.parametrize("country", [c for c, s in member_states().items() if s.data_part == "A"])
-def test_every_part_a_state_can_sign(client, db, country):  # type: ignore[no-untyped-def]
-    initiative, private = make_initiative()
-    data = part_a(country=country, residence_country="BE")
-    assert client.post(f"/i/{initiative.slug}/sign", data=data).status_code == 303
-    _confirm_from_outbox(client, db)
-    body = client.get(f"/api/v1/initiatives/{initiative.slug}").get_json()
-    assert [(c["code"], c["confirmed"]) for c in body["countries"] if c["confirmed"]] == [(country, 1)]
-    statement = db.session.scalar(sa.select(Statement))
-    sealed = open_sealed(private, statement.sealed_data)
-    assert (sealed["date_of_birth"], sealed["residence_country"], sealed["id_number"]) == ("1980-02-29", "BE", "")
-
-
-@pytest.mark.parametrize(("country", "id_type"), sorted(PART_B_NUMBERS))
-def test_every_part_b_state_and_document_can_sign(client, db, country, id_type):  # type: ignore[no-untyped-def]
-    initiative, private = make_initiative()
-    number = PART_B_NUMBERS[(country, id_type)]
-    data = part_b(country=country, id_type=id_type, id_number=number)
-    if birth_date_from_number(country, id_type, number) is None:  # the box stands in for the number
-        refused = client.post(f"/i/{initiative.slug}/sign", data=data)
-        assert refused.status_code == 422
-        assert _error(refused.get_data(as_text=True), "age_confirm")
-        data["age_confirm"] = "y"
-    assert client.post(f"/i/{initiative.slug}/sign", data=data).status_code == 303
-    _confirm_from_outbox(client, db)
-    body = client.get(f"/api/v1/initiatives/{initiative.slug}").get_json()
-    assert [(c["code"], c["confirmed"]) for c in body["countries"] if c["confirmed"]] == [(country, 1)]
-    statement = db.session.scalar(sa.select(Statement))
-    sealed = open_sealed(private, statement.sealed_data)
-    assert (sealed["id_type"], sealed["id_number"], sealed["street"]) == (id_type, number, "")
-
-
-# -- validation ------------------------------------------------------------------------------------------------------
-
-
-def _invalid(client, slug: str, data: dict[str, str], field: str) -> str:  # type: ignore[no-untyped-def]
-    response = client.post(f"/i/{slug}/sign", data=data)
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
-    assert _error(html, field), field
-    assert f'href="#{field}"' in html  # the summary links to the field
-    return html
+def _confirmed(client, slug: str) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    body = client.get(f"/api/v1/initiatives/{slug}").get_json()
+    return [(c["code"], c["confirmed"]) for c in body["countries"] if c["confirmed"]]
 
 
 @pytest.mark.parametrize(
-    "field",
+    "data",
     [
-        "first_names",
-        "family_names",
-        "date_of_birth",
-        "street",
-        "postal_code",
-        "city",
-        "residence_country",
-        "email",
-        "privacy_consent",
+        pytest.param(_in_boxes(part_a(country="FR", residence_country="BE"), "29", "2", "1980"), id="three-boxes"),
+        pytest.param(part_a(country="FR", residence_country="BE", date_of_birth="29.02.1980"), id="whole-date"),
     ],
 )
-def test_part_a_missing_field(client, db, field):  # type: ignore[no-untyped-def]
-    initiative, _ = make_initiative()
-    data = part_a()
-    del data[field]
-    html = _invalid(client, initiative.slug, data, field)
-    for kept in data:
-        if kept not in ("country", "residence_country", "privacy_consent"):
-            assert _value(html, kept) == data[kept].replace("&", "&amp;"), kept
-    # only the missing one is in error
-    assert [f for f in part_a() if f != "country" and _error(html, f)] == [field]
-    assert _statements(db) == 0
-
-
-@pytest.mark.parametrize("field", ["first_names", "family_names", "id_type", "id_number", "email", "privacy_consent"])
-def test_part_b_missing_field(client, db, field):  # type: ignore[no-untyped-def]
-    initiative, _ = make_initiative()
-    data = part_b()
-    del data[field]
-    html = _invalid(client, initiative.slug, data, field)
-    if field != "id_number":
-        assert _value(html, "id_number") == PESEL
-    assert _statements(db) == 0
-
-
-def test_blank_and_whitespace_only_fields(client, db):  # type: ignore[no-untyped-def]
-    initiative, _ = make_initiative()
-    _invalid(client, initiative.slug, part_a(first_names="   "), "first_names")
-    _invalid(client, initiative.slug, part_a(family_names="1234"), "family_names")
-    _invalid(client, initiative.slug, part_a(country=""), "country")
-    _invalid(client, initiative.slug, part_a(country="US"), "country")
-    _invalid(client, initiative.slug, part_a(residence_country="Germany"), "residence_country")
-    assert _statements(db) == 0
-
-
-def test_too_young_by_date_of_birth(client, db):  # type: ignore[no-untyped-def]
-    initiative, _ = make_initiative()
-    today = utctoday()
-    sixteen_tomorrow = _years_ago(16) + timedelta(days=1)
-    html = _invalid(client, initiative.slug, part_a(date_of_birth=sixteen_tomorrow.isoformat()), "date_of_birth")
-    assert "from the age of 16" in html
-    assert _value(html, "date_of_birth") == sixteen_tomorrow.isoformat()
-    _invalid(client, initiative.slug, part_a(date_of_birth=(today + timedelta(days=1)).isoformat()), "date_of_birth")
-    # 16 today is old enough in Germany; France asks for 18
-    assert (
-        client.post(f"/i/{initiative.slug}/sign", data=part_a(date_of_birth=_years_ago(16).isoformat())).status_code
-        == 303
+def test_part_a_signs_and_confirms(client, db, data):  # type: ignore[no-untyped-def]
+    initiative, private = make_initiative()
+    response = client.post(f"/i/{initiative.slug}/sign", data=data)
+    assert response.status_code == 303
+    assert "/i/stop-scanning/thanks" in response.headers["Location"]
+    _confirm_from_outbox(client, db)
+    assert _confirmed(client, initiative.slug) == [("FR", 1)]
+    sealed = open_sealed(private, db.session.scalar(sa.select(Statement.sealed_data)))
+    assert (sealed["first_names"], sealed["date_of_birth"], sealed["street"], sealed["residence_country"]) == (
+        "Zoë Anna",
+        "1980-02-29",
+        "Hauptstraße 12",
+        "BE",
     )
-    html = _invalid(
-        client,
-        initiative.slug,
-        part_a(country="FR", residence_country="FR", date_of_birth=_years_ago(17).isoformat()),
-        "date_of_birth",
+    assert (sealed["id_type"], sealed["id_number"]) == ("", "")
+
+
+def test_part_b_signs_and_confirms(client, db):  # type: ignore[no-untyped-def]
+    initiative, private = make_initiative()
+    data = part_b(country="CZ", id_type="passport", id_number="40123456", age_confirm="y")
+    assert client.post(f"/i/{initiative.slug}/sign", data=data).status_code == 303
+    _confirm_from_outbox(client, db)
+    assert _confirmed(client, initiative.slug) == [("CZ", 1)]
+    sealed = open_sealed(private, db.session.scalar(sa.select(Statement.sealed_data)))
+    assert (sealed["id_type"], sealed["id_number"], sealed["date_of_birth"], sealed["street"]) == (
+        "passport",
+        "40123456",
+        "",
+        "",
     )
-    assert "from the age of 18" in html
-    assert _statements(db) == 1
 
 
-def test_too_young_by_pesel(client, db):  # type: ignore[no-untyped-def]
+# -- a 422: every error beside its field, everything typed kept ------------------------------------------------------
+
+
+def test_part_a_errors_beside_their_fields_and_values_kept(client, db):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
-    ten = _pesel_born(_years_ago(10))
-    assert pesel.is_valid(ten)
-    html = _invalid(client, initiative.slug, part_b(id_number=ten), "id_number")
-    assert "from the age of 18" in html
-    assert _value(html, "id_number") == ten
-    # ticking the box does not overrule the number
-    _invalid(client, initiative.slug, part_b(id_number=ten, age_confirm="y"), "id_number")
-    almost = _pesel_born(_years_ago(18) + timedelta(days=1))
-    _invalid(client, initiative.slug, part_b(id_number=almost), "id_number")
-    eighteen_today = _pesel_born(_years_ago(18))
-    assert client.post(f"/i/{initiative.slug}/sign", data=part_b(id_number=eighteen_today)).status_code == 303
-    assert _statements(db) == 1
+    data = _in_boxes(part_a(postal_code="", updates_consent="y", residence_country="AT"), "31", "2", "1990")
+    del data["privacy_consent"]
+    html = _post(client, initiative.slug, data)
+    assert _errors(html) == {
+        "date_of_birth": "Date of birth must be a real date",
+        "postal_code": "Enter your postal code",
+        "privacy_consent": "Accept the privacy statement to sign",
+    }
+    assert html.count('class="field has-error"') + html.count('class="field check has-error"') == 3
+    # what was typed comes back: text, the three date boxes, the selects and the ticked boxes
+    assert [_value(html, box) for box in DATE_BOXES] == ["31", "2", "1990"]
+    for field in ("first_names", "family_names", "street", "city", "email"):
+        assert _value(html, field) == data[field], field
+    assert _value(html, "postal_code") == ""
+    assert _selected(html, "country") == ["DE"]
+    assert _selected(html, "residence_country") == ["AT"]
+    assert _checked(html, "updates_consent")
+    assert _checked(html, "declaration")
+    assert not _checked(html, "privacy_consent")
+    # each field in error points to its message
+    assert 'aria-describedby="postal_code-error" aria-invalid="true"' in _input(html, "postal_code")
+    assert 'aria-describedby="privacy_consent-error" aria-invalid="true"' in _input(html, "privacy_consent")
+    assert all('aria-invalid="true"' in _input(html, box) for box in DATE_BOXES)
+    assert 'aria-describedby="date_of_birth-hint date_of_birth-error"' in html
+    assert "aria-invalid" not in _input(html, "street")
+    assert _statements(db) == 0
 
 
-def test_age_confirm_needed_where_the_number_tells_no_age(client, db):  # type: ignore[no-untyped-def]
+def test_part_b_errors_beside_their_fields_and_values_kept(client, db):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
-    data = part_b(country="CZ", id_type="passport", id_number="40123456")
-    html = _invalid(client, initiative.slug, data, "age_confirm")
-    assert "at least 18" in html
-    assert _value(html, "id_number") == "40123456"
-    # where the number tells the age, no box is needed
+    data = part_b(country="ES", id_type="id_card", id_number="54362315-X", first_names="", email="ana@example")
+    html = _post(client, initiative.slug, data)
+    assert _errors(html) == {
+        "first_names": "Enter your first names",
+        "id_number": "Check the number of your DNI (Documento Nacional de Identidad): it is not a valid one",
+        "age_confirm": "Confirm that you are at least 18 years old",
+        "email": "Enter an email address in the correct format, like name@example.org",
+    }
+    assert '<div id="age-confirm">' in html  # shown, since it is asked for
+    assert _visible(html, "part-b")
+    assert _selected(html, "id_type") == ["id_card"]
+    assert (_value(html, "id_number"), _value(html, "email"), _value(html, "family_names")) == (
+        "54362315-X",
+        "ana@example",
+        "Wiśniewska",
+    )
+    assert _checked(html, "privacy_consent") and _checked(html, "declaration")
+    assert _statements(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        pytest.param(part_b(id_number="4405140135"), "id_number", "A PESEL has 11 digits", id="pesel-digits"),
+        pytest.param(
+            part_a(country="FR", residence_country="FR", date_of_birth="2015-01-01"),
+            "date_of_birth",
+            "Citizens of France can sign from the age of 18",  # the country by its name, not its code
+            id="too-young",
+        ),
+        pytest.param(_in_boxes(part_a(), "25", "3", "90"), "date_of_birth", "Year must include 4 numbers", id="year"),
+        pytest.param(
+            _in_boxes(part_a(), "25", "", "1990"), "date_of_birth", "Date of birth must include a month", id="month"
+        ),
+    ],
+)
+def test_specific_messages_on_the_page(client, db, data, field, message):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    html = _post(client, initiative.slug, data)
+    assert _errors(html) == {field: message}
+    assert _summary(html)[0][1] == message
+
+
+def test_a_whole_date_sent_by_a_script_comes_back_in_the_boxes(client):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    html = _post(client, initiative.slug, part_a(date_of_birth="25.03.1990", email=""))
+    assert [_value(html, box) for box in DATE_BOXES] == ["25", "3", "1990"]
+
+
+def test_the_declaration_is_required(client, db):  # type: ignore[no-untyped-def]
+    initiative, _ = make_initiative()
+    for data in (part_a(), part_b()):
+        del data["declaration"]
+        html = _post(client, initiative.slug, data)
+        assert _errors(html) == {"declaration": "Confirm the declaration to sign"}
+        assert _summary(html) == [("#declaration", "Confirm the declaration to sign")]
+        assert not _checked(html, "declaration")
+        assert _errors(_post(client, initiative.slug, data | {"declaration": ""})) == _errors(html)
+    assert _statements(db) == 0
     assert client.post(f"/i/{initiative.slug}/sign", data=part_b()).status_code == 303
     assert _statements(db) == 1
 
 
-@pytest.mark.parametrize("number", ["44051401358", "4405140135", "ABCDEFGHIJK", "02381307589"])
-def test_invalid_document_numbers(client, db, number):  # type: ignore[no-untyped-def]
+# -- the error summary and the title ---------------------------------------------------------------------------------
+
+
+def test_the_summary_lists_each_message_and_links_to_its_field(client):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
-    html = _invalid(client, initiative.slug, part_b(id_number=number), "id_number")
-    assert _value(html, "id_number") == number
-    assert _statements(db) == 0
-
-
-def test_id_type_not_of_the_country(client, db):  # type: ignore[no-untyped-def]
-    initiative, _ = make_initiative()
-    _invalid(client, initiative.slug, part_b(id_type="passport", id_number="P1234567", age_confirm="y"), "id_type")
-    _invalid(client, initiative.slug, part_b(country="CZ", id_type="personal_number", age_confirm="y"), "id_type")
-    assert _statements(db) == 0
-
-
-@pytest.mark.parametrize(
-    "address", ["zoe", "zoe@", "@example.org", "zoe@example", "zoe example.org", "zoe@@example.org", "zoe@example..org"]
-)
-def test_bad_email(client, db, address):  # type: ignore[no-untyped-def]
-    initiative, _ = make_initiative()
-    html = _invalid(client, initiative.slug, part_a(email=address), "email")
-    assert _value(html, "email") == address
-    assert _value(html, "first_names") == "Zoë Anna"
-    assert _statements(db) == 0
-
-
-def test_missing_privacy_consent_keeps_the_rest(client, db):  # type: ignore[no-untyped-def]
-    initiative, _ = make_initiative()
-    data = part_a(updates_consent="y")
+    data = _in_boxes(part_a(city="", email="nope"), "", "3", "1990")
     del data["privacy_consent"]
-    html = _invalid(client, initiative.slug, data, "privacy_consent")
-    assert re.search(r'id="updates_consent" name="updates_consent" type="checkbox" value="y" checked', html)
-    assert not re.search(r'id="privacy_consent"[^>]*checked', html)
-    assert _statements(db) == 0
+    html = _post(client, initiative.slug, data)
+    summary = _summary(html)
+    assert sorted(summary) == sorted(  # in any order for now: see the xfail below
+        [
+            ("#date_of_birth_day", "Date of birth must include a day"),  # the group's first box, which has an id
+            ("#city", "Enter your city or town"),
+            ("#email", "Enter an email address in the correct format, like name@example.org"),
+            ("#privacy_consent", "Accept the privacy statement to sign"),
+        ]
+    )
+    assert 'href="#date_of_birth"' not in html
+    # the summary says what the fields say, and every link lands on an element of the page
+    assert dict((href.removeprefix("#"), text) for href, text in summary) == {
+        ("date_of_birth_day" if field == "date_of_birth" else field): message
+        for field, message in _errors(html).items()
+    }
+    for href, _text in summary:
+        assert f'id="{href.removeprefix("#")}"' in html
+    assert 'role="alert"' in html and 'id="error-summary"' in html
 
 
-@pytest.mark.parametrize(
-    "birth",
-    [
-        "29.02.1980",
-        "1980-2-29",
-        "1980/02/29",
-        "80-02-29",
-        "1980-02-30",
-        "19800229",
-        "1899-12-31",
-        "yesterday",
-        "1980-W01-1",
-        "1980-02-29T10",
-        " 1980-02-2",
-    ],
+@pytest.mark.xfail(
+    reason="the summary lists errors in validate()'s order: 'Enter your street' before the date of birth above it",
+    strict=True,
 )
-def test_bad_date_format(client, db, birth):  # type: ignore[no-untyped-def]
+def test_the_summary_follows_the_order_of_the_form(client):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
-    html = _invalid(client, initiative.slug, part_a(date_of_birth=birth), "date_of_birth")
-    assert _value(html, "date_of_birth") == birth
-    assert _statements(db) == 0
+    html = _post(client, initiative.slug, part_a(date_of_birth="", street="", email=""))
+    on_the_page = [field for field in re.findall(r'<p class="error" id="([a-z_]+)-error">', html)]
+    in_the_summary = [href.removeprefix("#").removesuffix("_day") for href, _text in _summary(html)]
+    assert in_the_summary == on_the_page
 
 
-def test_several_errors_at_once(client, db):  # type: ignore[no-untyped-def]
+def test_error_in_the_title_only_when_there_are_errors(client):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
-    data = part_a(date_of_birth="soon", email="nope", postal_code="")
-    response = client.post(f"/i/{initiative.slug}/sign", data=data)
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
-    assert {f for f in part_a() if _error(html, f)} == {"date_of_birth", "email", "postal_code"}
-    assert _value(html, "street") == "Hauptstraße 12"
-    assert _value(html, "city") == "Berlin"
+    title = _title(client.get(f"/i/{initiative.slug}/sign?country=DE").get_data(as_text=True))
+    assert title == "Sign: Initiative stop-scanning · Quorum"
+    html = _post(client, initiative.slug, part_a(email=""))
+    assert _title(html) == "Error: Sign: Initiative stop-scanning · Quorum"
+    assert _summary(html) == [("#email", "Enter your email address: you confirm your support from it")]
