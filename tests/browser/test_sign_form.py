@@ -29,6 +29,7 @@ def test_wrong_pesel_is_shown_beside_its_field_and_values_are_kept(
     page.fill("#id_number", "44051401358")  # the documented PESEL with its check digit off by one
     page.fill("#email", "agnieszka@example.org")
     page.check("#privacy_consent")
+    page.check("#declaration")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Sign", exact=True).click()
     assert posted.value.status == 422
@@ -41,8 +42,10 @@ def test_wrong_pesel_is_shown_beside_its_field_and_values_are_kept(
     error = page.locator("#part-b #id_number-error")
     expect(error).to_be_visible()
     expect(page.locator("#id_number")).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#id_number")).to_have_attribute("aria-describedby", "id_number-error")
-    expect(summary.get_by_role("link")).to_contain_text(error.inner_text())
+    expect(page.locator("#id_number")).to_have_attribute("aria-describedby", "id_number-hint id_number-error")
+    message = error.inner_text().removeprefix("Error:").strip()  # the prefix is for screen readers only
+    assert message == "Check the number of your PESEL: it is not a valid one"
+    expect(summary.get_by_role("link")).to_have_text(message)
 
     expect(page.locator("#country")).to_have_value("PL")
     expect(page.locator("#part-b")).to_be_visible()
@@ -52,6 +55,7 @@ def test_wrong_pesel_is_shown_beside_its_field_and_values_are_kept(
     expect(page.locator("#id_number")).to_have_value("44051401358")
     expect(page.locator("#email")).to_have_value("agnieszka@example.org")
     expect(page.locator("#privacy_consent")).to_be_checked()
+    expect(page.locator("#declaration")).to_be_checked()
     expect(page.locator(".has-error")).to_have_count(1)  # nothing else is blamed
     assert live_server.smtp.messages == []
     assert deliver_mail().sent == 0

@@ -53,7 +53,8 @@ def test_part_b_with_javascript_fields_change_in_place(live_server: LiveServer, 
     expect(page.locator("#part-b")).to_be_visible()
     assert page.evaluate("window.quorumSamePage === true")  # changed in place: no reload lost the mark
     expect(page.locator("#part-a")).to_be_hidden()
-    expect(page.locator("#date_of_birth")).to_be_disabled()  # hidden parts are not submitted either
+    for box in ("day", "month", "year"):  # hidden parts are not submitted either
+        expect(page.locator(f"#date_of_birth_{box}")).to_be_disabled()
     expect(page.locator("#id_type")).to_have_value("personal_number")
 
     page.fill("#first_names", "Agnieszka")
@@ -61,11 +62,12 @@ def test_part_b_with_javascript_fields_change_in_place(live_server: LiveServer, 
     page.fill("#id_number", PESEL)
     page.fill("#email", "agnieszka@example.org")
     page.check("#privacy_consent")
+    page.check("#declaration")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Sign", exact=True).click()
     assert posted.value.status == 303
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
-    expect(page.locator("main")).to_contain_text("agnieszka@example.org")
+    expect(page.locator("main")).to_contain_text("ag…@example.org")  # masked: enough to spot a typo
 
     _confirm_from_inbox(page, live_server, "agnieszka@example.org", "Poland")
 
@@ -96,13 +98,17 @@ def test_part_a_without_javascript_button_shows_fields(
 
     page.fill("#first_names", "Zoë Anna")
     page.fill("#family_names", "Müller-Lüdenscheidt")
-    page.fill("#date_of_birth", "1980-02-29")
+    birth = page.get_by_role("group", name="Date of birth")
+    birth.get_by_label("Day", exact=True).fill("29")
+    birth.get_by_label("Month", exact=True).fill("2")
+    birth.get_by_label("Year", exact=True).fill("1980")
     page.fill("#street", "Hauptstraße 12")
     page.fill("#postal_code", "10115")
     page.fill("#city", "Berlin")
     page.select_option("#residence_country", "DE")
     page.fill("#email", "zoe@example.org")
     page.check("#privacy_consent")
+    page.check("#declaration")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Sign", exact=True).click()
     assert posted.value.status == 303
