@@ -60,8 +60,25 @@ def register_extensions(app: Flask) -> None:
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """Foreign keys on, WAL for readers beside the writer, and a busy timeout instead of 'database is locked'."""
+    """Foreign keys on, WAL for readers beside the writer, and a busy timeout instead of 'database is locked'.
+
+    The database file is made private (0600) before SQLite first creates it; its -wal and -shm files take the same
+    mode. Scrubbed data is checkpointed out of the write-ahead log after the commit that scrubbed it.
+    """
+    import os
+
     from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import Session
+
+    from .database import checkpoint_after_scrubbing
+
+    path = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    if path and path != ":memory:" and not os.path.exists(path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if not event.contains(Session, "after_commit", checkpoint_after_scrubbing):
+        event.listen(Session, "after_commit", checkpoint_after_scrubbing)
 
     with app.app_context():
 

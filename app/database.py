@@ -9,6 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
 
+_SCRUBBED = "quorum.scrubbed"
+
 
 def insert_unless_conflict(table: sa.Table, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True if the row went in, False if a unique constraint said no.
@@ -44,3 +46,21 @@ def upsert_add(
     ).returning(current)
     value = db.session.execute(statement).scalar()
     return None if value is None else int(value)
+
+
+def forget_scrubbed() -> None:
+    """Say that this transaction scrubs personal data (an address, a link): on SQLite, once it commits, the write-ahead
+    log is checkpointed and truncated, so the old values survive neither in the log nor (secure_delete) in free pages.
+    """
+    db.session.info[_SCRUBBED] = True
+
+
+def checkpoint_after_scrubbing(session: Any) -> None:
+    """The `after_commit` half of `forget_scrubbed` (SQLite only; PostgreSQL's VACUUM does this in its own time)."""
+    if not session.info.pop(_SCRUBBED, False):
+        return
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

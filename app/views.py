@@ -37,5 +37,13 @@ def register(app: Flask) -> None:
         return state.name if state else code
 
     from .admin.access import current_staff
+    from .models import InitiativeStatus, PublicStatus, StaffRole
 
-    app.jinja_env.globals.update(_=gettext, ngettext=ngettext, current_staff=current_staff)
+    app.jinja_env.globals.update(
+        _=gettext,
+        ngettext=ngettext,
+        current_staff=current_staff,
+        StaffRole=StaffRole,
+        PublicStatus=PublicStatus,
+        InitiativeStatus=InitiativeStatus,
+    )

@@ -176,7 +176,7 @@ def _edit_page(
         transitions=transitions(initiative, today),
         status_errors=status_errors or {},
         status_values=status_values or {},
-        closed_for_edits=initiative.status in ("submitted", "withdrawn"),
+        closed_for_edits=initiative.is_final,
     ), code
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..database import forget_scrubbed
 from ..extensions import db
 from ..initiatives import add_months
 from ..models import Initiative, MailAllowance, OutboxMessage, OutboxStatus, PublicStatus, Statement, Subscriber, utcnow
@@ -193,6 +194,8 @@ def purge(
     """
     now = now or utcnow()
     report = PurgeReport(now=now, dry_run=dry_run)
+    if not dry_run:
+        forget_scrubbed()
     link_age = timedelta(seconds=confirm_max_age)
     if only is not None:
         initiatives = [only]

@@ -38,6 +38,23 @@ MAX_LENGTHS = {
     "email": 254,
 }
 TEXT_FIELDS = tuple(MAX_LENGTHS)
+FORM_ORDER = (
+    "country",
+    "first_names",
+    "family_names",
+    "date_of_birth",
+    "street",
+    "postal_code",
+    "city",
+    "residence_country",
+    "id_type",
+    "id_number",
+    "age_confirm",
+    "email",
+    "privacy_consent",
+    "declaration",
+)
+"""The fields in the order the page shows them: the error summary lists its errors in this order."""
 DATE_PARTS = ("date_of_birth_day", "date_of_birth_month", "date_of_birth_year")
 
 MISSING = {
@@ -208,9 +225,9 @@ def _check_document(
             errors["id_number"] = Problem(N_("Enter the number of your %(document)s"), {"document": name})
         elif document and document.digits and compact.isdigit() and len(compact) != document.digits:
             errors["id_number"] = Problem(
-                N_("A %(document)s has %(num)d digit"),
+                N_("%(document)s numbers have %(num)d digit"),
                 {"document": name, "num": document.digits},
-                plural=N_("A %(document)s has %(num)d digits"),
+                plural=N_("%(document)s numbers have %(num)d digits"),
             )
         else:
             try:
@@ -243,8 +260,11 @@ def validate(
     if rules is None:
         errors["country"] = Problem(N_("Choose the member state of your nationality"))
 
-    values: dict[str, str] = {}
-    for name in TEXT_FIELDS:
+    part_a = rules is not None and rules.data_part == "A"
+    # only the fields the signer's part asks for are read: the others are neither shown nor kept
+    shown = ("street", "postal_code", "city") if part_a else ("id_number",) if rules is not None else ()
+    values = dict.fromkeys(TEXT_FIELDS, "")
+    for name in ("first_names", "family_names", *shown, "email"):
         value = (form.get(name) or "").strip()
         if _has_control_characters(value):
             errors[name] = Problem(N_("Remove the invisible or control characters"))
@@ -252,7 +272,6 @@ def validate(
             errors[name] = Problem(TOO_LONG[name])
         values[name] = value
 
-    part_a = rules is not None and rules.data_part == "A"
     needed = ["first_names", "family_names"] + (["street", "postal_code", "city"] if part_a else [])
     for name in needed:
         if name in errors:
@@ -298,7 +317,7 @@ def validate(
         errors["declaration"] = Problem(N_("Confirm the declaration to sign"))
 
     if errors or rules is None:
-        return Checked(None, errors)
+        return Checked(None, {name: errors[name] for name in FORM_ORDER if name in errors})
     return Checked(
         Signer(
             country=country,

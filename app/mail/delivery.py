@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import smtplib
 import ssl
@@ -18,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 from flask import current_app
 
+from ..database import forget_scrubbed
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, utcnow
 from ..transactions import unit_of_work
@@ -109,10 +111,13 @@ class DirectoryTransport:
         self.echo = echo
 
     def send(self, email: EmailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # private: each file holds an address and a working link
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{utcnow():%Y%m%dT%H%M%S%f}-{abs(hash(email['Message-ID'])) % 10**8:08d}.eml"
         path = self.folder / name
-        path.write_bytes(bytes(email))
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(bytes(email))
         text = email.get_body(preferencelist=("plain",))
         links = LINK.findall(text.get_content() if text else "")
         self.echo(f"mail: wrote {path}" + (f"; link: {links[0]}" if links else ""))
@@ -146,7 +151,9 @@ class DeliveryReport:
 
 
 def _scrub(message: OutboxMessage) -> None:
-    """Once delivered or given up, the address and the link are gone from the database."""
+    """Once delivered or given up, the address and the link are gone from the database (and, on SQLite, from its
+    free pages and write-ahead log once the batch commits: `database.forget_scrubbed`)."""
+    forget_scrubbed()
     message.to_address = None
     message.body_text = None
     message.body_html = None

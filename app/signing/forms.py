@@ -86,7 +86,13 @@ class SignPage:
         value = (self.values.get(name) or "").strip()
         if name == "country":
             return value.upper()
-        if name == "residence_country" and not value and self.rules and self.rules.data_part == "A":
+        if (
+            name == "residence_country"
+            and not value
+            and self.rules
+            and self.rules.data_part == "A"
+            and name not in self.problems
+        ):
             return self.rules.code  # most people live in the country of their nationality
         return value
 

@@ -73,12 +73,14 @@ def privacy(slug: str) -> str:
 
 
 CLOSED_MESSAGES = {
-    "unknown": lambda initiative: _("There is no initiative at this address."),
-    "scheduled": lambda initiative: _(
+    lifecycle.Refusal.UNKNOWN: lambda initiative: _("There is no initiative at this address."),
+    lifecycle.Refusal.NOT_STARTED: lambda initiative: _(
         "Collection for this initiative starts on %(day)s.", day=initiative.collection_start.isoformat()
     ),
-    "over": lambda initiative: _("Collection for this initiative is over. Thank you for your interest."),
-    "not_ready": lambda initiative: _("This initiative is not ready to collect statements yet."),
+    lifecycle.Refusal.OVER: lambda initiative: _(
+        "Collection for this initiative is over. Thank you for your interest."
+    ),
+    lifecycle.Refusal.NOT_READY: lambda initiative: _("This initiative is not ready to collect statements yet."),
 }
 
 

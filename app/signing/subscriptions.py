@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from ..database import insert_unless_conflict
+from ..database import forget_scrubbed, insert_unless_conflict
 from ..eci.fingerprint import email_fingerprint
 from ..extensions import db
 from ..links import Links
@@ -74,6 +74,7 @@ def read_unsubscribe_token(secret_key: str, initiative: Initiative, token: str) 
 
 def unsubscribe(initiative: Initiative, subscriber_id: int, now: datetime) -> bool:
     """End the subscription and scrub the address now; True if this call ended it (twice is harmless)."""
+    forget_scrubbed()
     ended = db.session.execute(
         sa.update(Subscriber)
         .where(

@@ -42,26 +42,33 @@ from .policy import Policy
 from .rules import is_public
 
 
+class Refusal(StrEnum):
+    UNKNOWN = "unknown"  # no such initiative, or a draft
+    NOT_STARTED = "not_started"
+    OVER = "over"
+    NOT_READY = "not_ready"  # no auditor key yet: nothing could be sealed
+
+
 class SigningClosed(Exception):
     """Signing is not open: `status` is the contract's HTTP status (404, 403 or 410), `reason` says which case."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: Refusal) -> None:
         super().__init__(reason)
         self.status = status
-        self.reason = reason  # unknown, scheduled, over, not_ready
+        self.reason = reason
 
 
 def check_open(initiative: Initiative | None, today: date) -> Initiative:
     """The contract's refusals: unknown or draft 404, not started 403, over 410 (and 403 without an auditor key)."""
     if initiative is None or not is_public(initiative):
-        raise SigningClosed(404, "unknown")
+        raise SigningClosed(404, Refusal.UNKNOWN)
     status = initiative.public_status(today)
     if status == PublicStatus.SCHEDULED:
-        raise SigningClosed(403, "scheduled")
+        raise SigningClosed(403, Refusal.NOT_STARTED)
     if status != PublicStatus.COLLECTING:
-        raise SigningClosed(410, "over")
+        raise SigningClosed(410, Refusal.OVER)
     if initiative.auditor_public_key is None:
-        raise SigningClosed(403, "not_ready")
+        raise SigningClosed(403, Refusal.NOT_READY)
     return initiative
 
 
@@ -364,7 +371,7 @@ def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> C
     if not _waiting(statement):
         return ConfirmOutcome(statement, False)
     if initiative.public_status(now.date()) != PublicStatus.COLLECTING:
-        raise SigningClosed(410, "over")
+        raise SigningClosed(410, Refusal.OVER)
     same_person = [
         Statement.initiative_id == initiative.id,
         Statement.identity_fingerprint == statement.identity_fingerprint,

@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 
 from app.mail.delivery import DeliveryReport, deliver_due
 
+from ..support.factories import reconfigure
 from ..support.smtp import MailServer
 
 
@@ -34,7 +35,7 @@ def serve(app: Flask, smtp: MailServer) -> Iterator[LiveServer]:
     """Serve `app` on a free loopback port with CSRF on, as a browser uses it, until the block ends."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    app.config.update(WTF_CSRF_ENABLED=True, BASE_URL=url, SMTP_URL=smtp.url)
+    reconfigure(app, WTF_CSRF_ENABLED=True, BASE_URL=url, SMTP_URL=smtp.url)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

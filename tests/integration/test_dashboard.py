@@ -138,6 +138,7 @@ def setup_campaign(db):  # type: ignore[no-untyped-def]
     # written straight into the table, as no signer could: the counters are set from a recount, as `counters check
     # --repair` would; what is tested here is that the dashboard shows them right
     sync_counters(initiative)
+    sync_counters(other)
     return initiative
 
 

@@ -17,7 +17,7 @@ from app.exports.manifest import manifest_bytes, sha256_hex, sign
 from app.models import Statement
 from app.sealing import generate_key_pair, seal, write_private_key
 
-from ..support.factories import make_initiative
+from ..support.factories import make_initiative, sync_counters
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -49,6 +49,7 @@ def export(app, db, tmp_path: Path) -> dict[str, Path]:  # type: ignore[no-untyp
                 )
             )
     db.session.commit()
+    sync_counters(initiative)
     out = tmp_path / "export"
     result = _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(out))
     assert result.exit_code == 0, result.output

@@ -16,7 +16,7 @@ from app.eci.member_states import member_states
 from app.initiatives import add_months
 from app.models import AuditEntry, Initiative, StaffUser, Statement, utcnow, utctoday
 
-from ..support.factories import make_initiative
+from ..support.factories import make_initiative, sync_counters
 
 PASSWORD = "correct horse battery staple"
 
@@ -47,6 +47,7 @@ def statement(db, initiative, country="DE", status="confirmed"):  # type: ignore
     )
     db.session.add(row)
     db.session.commit()
+    sync_counters(initiative)
     return row
 
 

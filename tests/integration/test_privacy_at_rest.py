@@ -155,3 +155,65 @@ def test_updates_address_only_in_the_subscriber_table(mail_app, client, smtp, db
         raw = _raw_sqlite_bytes()
         for secret in others:
             assert secret.encode() not in raw, secret
+
+
+def _files_as_they_are() -> bytes:
+    """The database file and its write-ahead log as they lie on disk now, without checkpointing anything."""
+    path = Path(make_url(_db.engine.url).database or "")
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_scrubbed_addresses_leave_the_write_ahead_log_at_once(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+    """SQLite keeps old page versions in its -wal file until a checkpoint: the app checkpoints after scrubbing."""
+    if db.engine.dialect.name != "sqlite":
+        return  # PostgreSQL: no file of ours to read; its own WAL is the server's (README, "Privacy")
+    marker = uuid.uuid4().hex[:10]
+    a, _b = _signers(marker, updates=True)
+    initiative, _ = make_initiative()
+    assert client.post(f"/i/{initiative.slug}/sign", data=a).status_code == 303
+    assert a["email"].encode() in _files_as_they_are()
+    assert deliver_due(echo=lambda _line: None).sent == 1
+    raw = _files_as_they_are()
+    assert b"/confirm/" not in raw  # the link went with the outbox row's body
+    # the address is kept for updates (subscriber table) until the signer unsubscribes: then it goes too
+    [subscriber] = db.session.scalars(sa.select(Subscriber)).all()
+    link = client.get(f"/i/{initiative.slug}").status_code  # any request: the unsubscribe link comes below
+    assert link == 200
+    from flask import current_app
+
+    from app.links import links
+    from app.signing.subscriptions import unsubscribe_url
+
+    url = unsubscribe_url(links(), current_app.config["SECRET_KEY"], initiative, subscriber)
+    assert client.post(path_of(url)).status_code == 200
+    assert a["email"].encode() not in _files_as_they_are()
+
+
+def test_the_development_database_and_mail_files_are_private(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Outside tests and production, `make run` keeps both under instance/: only their owner may read them."""
+    import os
+    import stat
+
+    from app import create_app
+    from app.mail.delivery import DirectoryTransport
+    from config import TestingConfig
+
+    database = tmp_path / "dev" / "quorum.db"
+    app = create_app(TestingConfig(), SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}")
+    with app.app_context():
+        with _db.engine.connect() as connection:
+            connection.exec_driver_sql("CREATE TABLE probe (x INTEGER)")
+            connection.commit()
+        _db.engine.dispose()
+    assert stat.S_IMODE(os.stat(database).st_mode) == 0o600
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Message-ID"] = "<probe@example.org>"
+    message.set_content("hello")
+    folder = tmp_path / "mail"
+    DirectoryTransport(folder, echo=lambda _line: None).send(message)
+    [written] = list(folder.iterdir())
+    assert stat.S_IMODE(os.stat(written).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700

@@ -47,6 +47,7 @@ def add_statement(
     )
     db.session.add(statement)
     db.session.flush()
+    sync_counters(initiative, commit=False)  # as if it had come through app.statements
     return statement.id
 
 

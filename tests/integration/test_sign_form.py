@@ -297,10 +297,6 @@ def test_residence_keeps_the_signers_choice_on_a_422(client):  # type: ignore[no
     assert _selected(html, "residence_country") == ["AT"]
 
 
-@pytest.mark.xfail(
-    reason="an empty residence comes back as a 422 with Germany selected beside 'Choose the country you live in'",
-    strict=True,
-)
 def test_residence_error_is_not_shown_beside_a_chosen_country(client):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
     html = _post(client, initiative.slug, part_a(country="DE", residence_country=""))
@@ -421,7 +417,7 @@ def test_part_b_errors_beside_their_fields_and_values_kept(client, db):  # type:
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        pytest.param(part_b(id_number="4405140135"), "id_number", "A PESEL has 11 digits", id="pesel-digits"),
+        pytest.param(part_b(id_number="4405140135"), "id_number", "PESEL numbers have 11 digits", id="pesel-digits"),
         pytest.param(
             part_a(country="FR", residence_country="FR", date_of_birth="2015-01-01"),
             "date_of_birth",
@@ -470,7 +466,7 @@ def test_the_summary_lists_each_message_and_links_to_its_field(client):  # type:
     del data["privacy_consent"]
     html = _post(client, initiative.slug, data)
     summary = _summary(html)
-    assert sorted(summary) == sorted(  # in any order for now: see the xfail below
+    assert summary == (  # in the order of the form
         [
             ("#date_of_birth_day", "Date of birth must include a day"),  # the group's first box, which has an id
             ("#city", "Enter your city or town"),
@@ -489,10 +485,6 @@ def test_the_summary_lists_each_message_and_links_to_its_field(client):  # type:
     assert 'role="alert"' in html and 'id="error-summary"' in html
 
 
-@pytest.mark.xfail(
-    reason="the summary lists errors in validate()'s order: 'Enter your street' before the date of birth above it",
-    strict=True,
-)
 def test_the_summary_follows_the_order_of_the_form(client):  # type: ignore[no-untyped-def]
     initiative, _ = make_initiative()
     html = _post(client, initiative.slug, part_a(date_of_birth="", street="", email=""))

@@ -160,13 +160,14 @@ def confirmation_url(initiative: Initiative, statement_id: Any) -> str:
     return links().external("signing.confirm_page", slug=initiative.slug, token=token)
 
 
-def sync_counters(initiative: Initiative) -> None:
+def sync_counters(initiative: Initiative, commit: bool = True) -> None:
     """For tests that write statements straight into the table: the counters set to the recount, as
-    `counters check --repair` would, committed."""
+    `counters check --repair` would (committed, unless told otherwise)."""
     from app.statements import counters
 
     counters.repair(counters.check(initiative))
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 def reconfigure(app: Any, **settings: Any) -> None:
