@@ -48,6 +48,12 @@ def _instance_secret(name: str, filename: str) -> str:
 EXPORT_KEY_FILE = "export_signing_key"
 
 
+def existing_instance_secret(filename: str) -> str:
+    """A secret another process of this instance made in instance/, or "" while there is none."""
+    path = instance_path() / filename
+    return path.read_text().strip() if path.exists() else ""
+
+
 def generate_instance_secret(name: str, filename: str) -> str:
     """Outside production: make (or read) a secret in instance/ when it is first needed."""
     return _instance_secret(name, filename)
@@ -108,8 +114,7 @@ class Config:
         return _instance_secret(name, filename)
 
     def _existing_secret(self, name: str, filename: str) -> str:
-        path = instance_path() / filename
-        return _env(name) or (path.read_text().strip() if path.exists() else "")
+        return _env(name) or existing_instance_secret(filename)
 
     def as_dict(self) -> dict[str, Any]:
         """Every upper-case setting, the class's own (ENV_NAME, TESTING) and those read from the environment."""

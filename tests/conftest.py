@@ -26,6 +26,7 @@ from flask.testing import FlaskClient  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
+from app.extensions import limiter  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 from .support import postgres  # noqa: E402
@@ -93,10 +94,19 @@ def _empty_tables() -> None:
     _db.session.commit()
 
 
+_made_before: dict[tuple[str, str], Flask] = {}
+"""Apps kept from earlier tests, by database and overrides: building one compiles every URL rule (about 20 ms), so
+a test reuses an app made with the same overrides, its settings put back as they were when it was made."""
+
+
 @pytest.fixture
-def app_factory(backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Make more apps on the same database (two app servers, a worker beside the web)."""
-    made: list[Flask] = []
+def app_factory(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Make more apps on the same database (two app servers, a worker beside the web). A test that changes an app
+    beyond its settings (adds a route) asks for a new one with `pytest.mark.fresh_app`."""
+    from app import register_services
+
+    made: list[tuple[Flask, dict[str, object], bool]] = []
+    fresh = request.node.get_closest_marker("fresh_app") is not None
 
     def make(**overrides: object) -> Flask:
         settings = {
@@ -106,15 +116,32 @@ def app_factory(backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
             "SERVER_NAME": None,
         }
         settings.update(overrides)
-        application = create_app(TestingConfig(), **settings)
-        made.append(application)
+        key = (backend, repr(sorted(overrides.items())))
+        application = None if fresh else _made_before.get(key)
+        # Flask-Limiter keeps its on/off switch and storage on its one object, set by the app made last: an app
+        # with limits on is never kept, and one kept is reused only while that switch is still off
+        if application is None or limiter.enabled or any(application is other for other, _settings, _kept in made):
+            application = create_app(TestingConfig(), **settings)
+            kept = not fresh and not application.config["RATELIMIT_ENABLED"] and key not in _made_before
+            if kept:
+                _made_before[key] = application
+        else:
+            kept = True
+            application.config.update(settings)
+            register_services(application)
+        made.append((application, dict(application.config), kept))
         return application
 
     yield make
-    for application in made:
+    for application, settings, kept in made:
         with application.app_context():
             _db.session.remove()
-            _db.engine.dispose()
+            if kept:  # as it was made, for the next test: its settings and the services made from them
+                application.config.clear()
+                application.config.update(settings)
+                register_services(application)
+            else:
+                _db.engine.dispose()
 
 
 def _counters_equal_a_recount() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from nacl.signing import SigningKey
 
-from config import EXPORT_KEY_FILE, generate_instance_secret
+from config import EXPORT_KEY_FILE, existing_instance_secret, generate_instance_secret
 
 from .manifest import signing_key
 
@@ -27,8 +27,15 @@ def instance_signing_key() -> SigningKey:
 
 
 def instance_verify_key() -> bytes | None:
-    """The public half staff and auditors compare manifests against, or None when no key is configured."""
+    """The public half staff and auditors compare manifests against, or None when no key is configured.
+
+    Outside production another process (`export create` on the command line) may have made the key since this one
+    started: it is read from instance/ then, never made here.
+    """
     seed = current_app.config.get("EXPORT_SIGNING_KEY") or ""
+    if not seed and current_app.config["ENV_NAME"] != "production":
+        seed = existing_instance_secret(EXPORT_KEY_FILE)
+        current_app.config["EXPORT_SIGNING_KEY"] = seed
     if not seed:
         return None
     return bytes(signing_key(seed).verify_key)

@@ -219,6 +219,7 @@ def test_every_staff_route_against_every_role(app: Flask, rows: Rows, users) -> 
     } <= checked
 
 
+@pytest.mark.fresh_app
 def test_the_matrix_catches_forgotten_routes(app: Flask, rows: Rows, users) -> None:  # type: ignore[no-untyped-def]
     """A route without staff_required, a parameter nobody filled, a missing initiative check and a crash."""
     from app.admin.access import staff_required
