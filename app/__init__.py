@@ -114,7 +114,7 @@ def register_services(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .cli import register
+    from .commands import register
 
     register(app)
 
@@ -126,7 +126,7 @@ def register_error_pages(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from .views import register
+    from .template_helpers import register
 
     register(app)
 

@@ -8,8 +8,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .log import verify_chain
-from .retention import purge
+from ..audit.log import verify_chain
+from ..audit.retention import purge
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 retention_cli = AppGroup("retention", help="Deleting what the retention rules say is due.")

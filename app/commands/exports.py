@@ -7,19 +7,16 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from ..exports.create import ExportError, create_export
+from ..exports.keys import instance_verify_key
+from ..exports.manifest import ExportKeyError, parse_verify_key
+from ..exports.opening import open_export
+from ..exports.verify import ExportInvalid, VerifyReport, verify_export
 from ..initiatives import find_initiative
 from ..sealing import read_private_key
-from .create import ExportError, create_export
-from .keys import instance_verify_key
-from .manifest import ExportKeyError, parse_verify_key
-from .opening import open_export
-from .verify import ExportInvalid, VerifyReport, verify_export
+from . import fail
 
 export_cli = AppGroup("export", help="Sealed per-country exports with a signed manifest.")
-
-
-def _fail(message: str) -> None:
-    raise click.ClickException(message)
 
 
 def _known_key(key_file: Path | None) -> tuple[bytes | None, str]:
@@ -31,7 +28,7 @@ def _known_key(key_file: Path | None) -> tuple[bytes | None, str]:
         # against the key it names and says to compare that key with the published one
         return instance_verify_key(), "this instance's EXPORT_SIGNING_KEY"
     except (ExportKeyError, OSError, UnicodeDecodeError) as error:
-        _fail(f"cannot read the export verify key: {error}")
+        fail(f"cannot read the export verify key: {error}")
         raise  # unreachable
 
 
@@ -41,7 +38,7 @@ def _print_report(report: VerifyReport, consequence: str = "") -> None:
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
     if not report.ok:
-        _fail(f"{report.directory} failed verification: {len(report.problems)} problem(s), listed above{consequence}")
+        fail(f"{report.directory} failed verification: {len(report.problems)} problem(s), listed above{consequence}")
 
 
 key_file_option = click.option(
@@ -68,12 +65,12 @@ def create(slug: str, countries: tuple[str, ...], out: Path, actor: str) -> None
     """Write one sealed file per member state and a signed manifest.json."""
     initiative = find_initiative(slug)
     if initiative is None:
-        _fail(f"no initiative with slug {slug!r}")
+        fail(f"no initiative with slug {slug!r}")
         return
     try:
         result = create_export(initiative, out, actor, list(countries) or None)
     except ExportError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     manifest = result.manifest
     for entry in manifest["countries"].values():
@@ -125,7 +122,7 @@ def open_(directory: Path, private_key_file: Path, out: Path, key_file: Path | N
     try:
         private_key = read_private_key(private_key_file)
     except (OSError, ValueError) as error:
-        _fail(f"cannot read the private key {private_key_file}: {error}")
+        fail(f"cannot read the private key {private_key_file}: {error}")
         return
     try:
         result = open_export(directory, private_key, out, known, source)
@@ -133,7 +130,7 @@ def open_(directory: Path, private_key_file: Path, out: Path, key_file: Path | N
         _print_report(invalid.report, "; nothing was written")
         return
     except ExportError as error:
-        _fail(f"{error}; nothing was written")
+        fail(f"{error}; nothing was written")
         return
     for code, count in result.counts.items():
         click.echo(f"{code}.csv: {count} statements")

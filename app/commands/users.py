@@ -7,9 +7,9 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from ..admin.accounts import AccountError, check_role, create_account, email_taken, initiatives_by_slug, normalize_email
+from ..admin.passwords import password_problem
 from ..models import StaffRole
-from .accounts import AccountError, check_role, create_account, email_taken, initiatives_by_slug, normalize_email
-from .passwords import password_problem
 
 users_cli = AppGroup("users", help="Staff accounts.")
 
