@@ -110,7 +110,7 @@ def test_the_country_list_runs_by_progress_with_the_signers_state_first(client, 
     assert _row_order(client.get(page, headers={"Accept-Language": "de"}).text) == by_progress
     assert _row_order(client.get(f"{page}?country=ES").text) == by_progress  # not one of this initiative's
     assert _row_order(client.get(f"{page}?country=<b>").text) == by_progress
-    # a forwarded address says nothing about a country: Quorum does not geolocate
+    # the network address says nothing about a country: Quorum does not geolocate
     assert _row_order(client.get(page, environ_base={"REMOTE_ADDR": "193.0.6.139"}).text) == by_progress
 
     html = client.get(f"{page}?country=PL").text
