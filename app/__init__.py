@@ -96,9 +96,11 @@ def _configure_sqlite(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.routes import blueprint as admin
     from .api.routes import blueprint as api
+    from .sharing.routes import blueprint as sharing
     from .signing.routes import blueprint as signing
 
     app.register_blueprint(signing)
+    app.register_blueprint(sharing)
     app.register_blueprint(api)
     app.register_blueprint(admin)
     csrf.exempt(api)

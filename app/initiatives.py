@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from fractions import Fraction
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -363,6 +365,11 @@ class CountryProgress:
     def reached(self) -> bool:
         return self.confirmed >= self.threshold
 
+    @property
+    def percent(self) -> float:
+        """Share of the threshold reached, in percent (may exceed 100)."""
+        return 100.0 * self.confirmed / self.threshold if self.threshold > 0 else 0.0
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -385,3 +392,30 @@ def progress(initiative: Initiative) -> Progress:
         countries_reached=sum(1 for r in rows if r.reached),
         as_of=utcnow(),
     )
+
+
+def signer_country(asked: str | None, languages: Iterable[str], codes: Collection[str]) -> str | None:
+    """The signer's own member state when the request says it: `?country=XX`, else the region of the most preferred
+    language that names one of the initiative's states (`de-AT` is Austria, `de` alone says nothing). Never the
+    network address: Quorum does not geolocate anyone."""
+    if asked and asked.upper() in codes:
+        return asked.upper()
+    for tag in languages:
+        language, *subtags = tag.replace("_", "-").split("-")  # language-Script-REGION-... (BCP 47, RFC 5646)
+        if len(language) < 2:  # "x-..." and "i-...": private use and grandfathered tags name no region
+            continue
+        for subtag in subtags:
+            if len(subtag) == 1:  # an extension or private use starts: the region, if any, came before
+                break
+            if len(subtag) == 2 and subtag.isalpha():
+                if subtag.upper() in codes:
+                    return subtag.upper()
+                break
+    return None
+
+
+def by_progress(countries: list[CountryProgress], first: str | None = None) -> list[CountryProgress]:
+    """The public list: the signer's own member state first, then the others from the nearest to (or furthest past)
+    its threshold down; ties keep the protocol order."""
+    ordered = sorted(countries, key=lambda c: Fraction(c.confirmed, c.threshold or 1), reverse=True)
+    return sorted(ordered, key=lambda c: c.code != first)

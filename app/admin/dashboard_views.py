@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..dashboard import SORT_KEYS, daily_chart_svg, dashboard_data, sort_rows
 from ..models import StaffRole, utctoday
+from ..progress_map import progress_map
 from .access import current_staff, initiative_for_staff, staff_required
 from .routes import blueprint
 
@@ -49,6 +50,7 @@ def dashboard(slug: str) -> str:
         sort=sort,
         direction=direction,
         chart=chart,
+        progress_map=progress_map(data.rows),
         today=today,
         can_manage=user is not None and user.role in (StaffRole.ADMIN, StaffRole.ORGANIZER),
         sort_direction_for=sort_direction_for,

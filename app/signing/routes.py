@@ -12,9 +12,11 @@ from ..eci.fingerprint import network_fingerprint
 from ..eci.signer import validate
 from ..errors import render_error
 from ..extensions import limiter
-from ..initiatives import find_initiative, progress
+from ..initiatives import by_progress, find_initiative, progress, signer_country
 from ..links import links
 from ..models import Initiative, Statement, utcnow, utctoday
+from ..progress_map import progress_map
+from ..sharing.routes import share_for
 from ..statements import lifecycle
 from ..statements.policy import LinkExpired, LinkInvalid, Policy
 from ..statements.rules import is_public
@@ -54,16 +56,27 @@ def home() -> str:
 
 
 @blueprint.get("/i/<slug>")
-def initiative_page(slug: str) -> str:
+def initiative_page(slug: str) -> Response:
     initiative = _public_or_404(slug)
     today = utctoday()
-    return render_template(
-        "signing/initiative.html",
-        initiative=initiative,
-        progress=progress(initiative),
-        status=initiative.public_status(today),
-        days_left=max(0, (initiative.collection_end - today).days + 1),
+    counts = progress(initiative)
+    languages = [tag for tag, _quality in request.accept_languages]
+    own = signer_country(request.args.get("country"), languages, [c.code for c in counts.countries])
+    response = Response(
+        render_template(
+            "signing/initiative.html",
+            initiative=initiative,
+            progress=counts,
+            status=initiative.public_status(today),
+            days_left=max(0, (initiative.collection_end - today).days + 1),
+            countries=by_progress(counts.countries, own),
+            own_country=own,
+            progress_map=progress_map(counts.countries),
+            share=share_for(initiative, counts),
+        )
     )
+    response.vary.add("Accept-Language")  # the signer's own member state comes first
+    return response
 
 
 @blueprint.get("/i/<slug>/privacy")

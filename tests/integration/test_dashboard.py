@@ -203,7 +203,7 @@ def table_rows(html: str) -> list[tuple[str, dict[str, tuple[str, str]]]]:
 
 
 def svg_of(html: str) -> ET.Element:
-    markup = re.search(r"<svg .*?</svg>", html, re.S)
+    markup = re.search(r'<svg [^>]*class="daily-chart".*?</svg>', html, re.S)  # the page has the map's too
     assert markup
     return ET.fromstring(markup.group(0))  # noqa: S314 (our own page)
 
