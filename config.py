@@ -86,6 +86,8 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         self.SIGN_RATE_LIMIT = _env("SIGN_RATE_LIMIT", "20 per minute; 200 per hour")
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
+        # per staff account, whatever the address: NIST SP 800-63B 5.2.2 allows at most 100 failed attempts
+        self.LOGIN_ACCOUNT_RATE_LIMIT = _env("LOGIN_ACCOUNT_RATE_LIMIT", "10 per minute; 100 per day")
         self.CAPTCHA_ENABLED = _flag("CAPTCHA_ENABLED", self.captcha_default)
         self.EMAIL_CHECK_DELIVERABILITY = _flag("EMAIL_CHECK_DELIVERABILITY", "0")
         self.MAX_EMAILS_PER_STATEMENT = 5
@@ -97,7 +99,9 @@ class Config:
         # How many reverse proxies (load balancers) stand in front and set X-Forwarded-For/-Proto: 0 trusts none, so
         # a client cannot forge its address; behind one load balancer set 1, or every client shares one rate limit.
         self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+        # OWASP ASVS 4.0 3.3.2 (level 2): signed in again after 30 idle minutes, and after 12 hours whatever happens
         self.STAFF_SESSION_IDLE_SECONDS = int(_env("STAFF_SESSION_IDLE_SECONDS", "1800"))
+        self.STAFF_SESSION_MAX_SECONDS = int(_env("STAFF_SESSION_MAX_SECONDS", "43200"))
         self.ARGON2_PARAMS: dict[str, int] = {}
         self.BABEL_DEFAULT_LOCALE = "en"
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a signer may take their time
