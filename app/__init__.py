@@ -41,6 +41,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     register_error_pages(app)
     register_template_helpers(app)
     register_security_headers(app)
+    register_access_log(app)
     return app
 
 
@@ -96,12 +97,14 @@ def _configure_sqlite(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.routes import blueprint as admin
     from .api.routes import blueprint as api
+    from .rate_limits import api_limit
     from .signing.routes import blueprint as signing
 
     app.register_blueprint(signing)
     app.register_blueprint(api)
     app.register_blueprint(admin)
     csrf.exempt(api)
+    limiter.shared_limit(api_limit, scope="api")(api)  # one budget for the whole API
 
 
 def register_services(app: Flask) -> None:
@@ -124,6 +127,12 @@ def register_cli(app: Flask) -> None:
 
 def register_error_pages(app: Flask) -> None:
     from .errors import register
+
+    register(app)
+
+
+def register_access_log(app: Flask) -> None:
+    from .access_log import register
 
     register(app)
 

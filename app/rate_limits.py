@@ -45,3 +45,7 @@ def current_account_key(email: str | None) -> str:
     """account_key under this app's SECRET_KEY; one shared key for "no address given" (the limit still applies)."""
     return account_key((email or "").strip().lower(), str(current_app.config["SECRET_KEY"]))
 
+
+def api_limit() -> str:
+    """Per client network on the public JSON (API_RATE_LIMIT): a scraper in a loop, not a counter on a page."""
+    return str(current_app.config["API_RATE_LIMIT"])
