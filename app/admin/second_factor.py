@@ -80,7 +80,7 @@ def new_secret() -> str:
 def matched_step(secret: str, code: str, now: float) -> int | None:
     """The 30-second step whose RFC 6238 code this is, allowing one step of clock drift either side."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):  # "２" is a digit too, and breaks compare_digest
         return None
     totp = pyotp.TOTP(secret)
     for drift in (0, -1, 1):
