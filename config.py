@@ -83,9 +83,18 @@ class Config:
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
         self.RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", self.ratelimit_default)
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        # Redis out of reach: each worker counts for itself until it is back (a warning in the log), rather than
+        # every request waiting on it or failing; signing must go on through an outage
+        self.RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = (
+            {"socket_connect_timeout": 1, "socket_timeout": 1} if self.RATELIMIT_STORAGE_URI.startswith("redis") else {}
+        )
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True
         self.SIGN_RATE_LIMIT = _env("SIGN_RATE_LIMIT", "20 per minute; 200 per hour")
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
+        self.API_RATE_LIMIT = _env("API_RATE_LIMIT", "300 per minute")
+        # per staff account, whatever the address: NIST SP 800-63B 5.2.2 allows at most 100 failed attempts
+        self.LOGIN_ACCOUNT_RATE_LIMIT = _env("LOGIN_ACCOUNT_RATE_LIMIT", "10 per minute; 100 per day")
         self.CAPTCHA_ENABLED = _flag("CAPTCHA_ENABLED", self.captcha_default)
         self.EMAIL_CHECK_DELIVERABILITY = _flag("EMAIL_CHECK_DELIVERABILITY", "0")
         self.MAX_EMAILS_PER_STATEMENT = 5
@@ -97,7 +106,9 @@ class Config:
         # How many reverse proxies (load balancers) stand in front and set X-Forwarded-For/-Proto: 0 trusts none, so
         # a client cannot forge its address; behind one load balancer set 1, or every client shares one rate limit.
         self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+        # OWASP ASVS 4.0 3.3.2 (level 2): signed in again after 30 idle minutes, and after 12 hours whatever happens
         self.STAFF_SESSION_IDLE_SECONDS = int(_env("STAFF_SESSION_IDLE_SECONDS", "1800"))
+        self.STAFF_SESSION_MAX_SECONDS = int(_env("STAFF_SESSION_MAX_SECONDS", "43200"))
         self.ARGON2_PARAMS: dict[str, int] = {}
         self.BABEL_DEFAULT_LOCALE = "en"
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a signer may take their time
@@ -143,6 +154,17 @@ class ProductionConfig(Config):
         if not _env("DATABASE_URL"):
             raise MissingSecret("DATABASE_URL is not set: production needs a PostgreSQL URL")
         super().__init__()
+        if (
+            self.RATELIMIT_ENABLED
+            and self.RATELIMIT_STORAGE_URI.startswith("memory://")
+            and not _flag("RATELIMIT_ALLOW_MEMORY", "0")
+        ):
+            # each worker would keep its own count: 4 workers let 4 times the limit through
+            raise MissingSecret(
+                "RATELIMIT_STORAGE_URI is memory://, which every worker counts apart: set redis://..., "
+                "or RATELIMIT_ALLOW_MEMORY=1 for one single-process server, or RATELIMIT_ENABLED=0 behind a proxy "
+                "that limits"
+            )
 
     def _existing_secret(self, name: str, filename: str) -> str:
         return _env(name)

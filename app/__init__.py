@@ -41,6 +41,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     register_error_pages(app)
     register_template_helpers(app)
     register_security_headers(app)
+    register_access_log(app)
     return app
 
 
@@ -96,6 +97,7 @@ def _configure_sqlite(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.routes import blueprint as admin
     from .api.routes import blueprint as api
+    from .rate_limits import api_limit
     from .sharing.routes import blueprint as sharing
     from .signing.routes import blueprint as signing
 
@@ -104,14 +106,18 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api)
     app.register_blueprint(admin)
     csrf.exempt(api)
+    limiter.shared_limit(api_limit, scope="api")(api)  # one budget for the whole API
 
 
 def register_services(app: Flask) -> None:
-    """What the services take as values, made once: the lifecycle's keys and limits, and links under BASE_URL."""
+    """What the services take as values, made once: the lifecycle's keys and limits, the key sealing second-factor
+    secrets, and links under BASE_URL."""
+    from .admin.second_factor import SecretSeal
     from .links import init_links
     from .statements.policy import Policy
 
     app.extensions["quorum.policy"] = Policy.from_config(app.config)
+    app.extensions["quorum.second_factor_seal"] = SecretSeal.from_secret_key(str(app.config["SECRET_KEY"]))
     init_links(app)
 
 
@@ -123,6 +129,12 @@ def register_cli(app: Flask) -> None:
 
 def register_error_pages(app: Flask) -> None:
     from .errors import register
+
+    register(app)
+
+
+def register_access_log(app: Flask) -> None:
+    from .access_log import register
 
     register(app)
 

@@ -261,11 +261,16 @@ class StaffUser(db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True)
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # the RFC 6238 secret, sealed with a key the server holds (app/admin/second_factor.py), never stored in the clear
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(200))
+    # a secret being set up, sealed to the session that asked for it; it becomes totp_secret once a code matches
+    totp_pending: Mapped[str | None] = mapped_column(sa.String(200))
     # the 30-second step of the last code accepted: a code works once, however long its window (RFC 6238, 5.2)
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # raised to end every session at once: sign-out, a new password, another role, a second factor set or removed
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     initiatives: Mapped[list[Initiative]] = relationship(secondary=staff_initiative, order_by="Initiative.slug")
 

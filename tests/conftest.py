@@ -30,6 +30,7 @@ from app.extensions import limiter  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 from .support import postgres  # noqa: E402
+from .support import redis as redis_support  # noqa: E402
 from .support.smtp import MailServer  # noqa: E402
 
 REQUIRE_ALL = os.environ.get("QUORUM_TEST_REQUIRE_ALL") == "1"
@@ -53,6 +54,25 @@ def pg_cluster() -> Iterator[postgres.Cluster]:
     cluster.start()
     yield cluster
     cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def redis_process() -> Iterator[redis_support.RedisServer]:
+    if not redis_support.available():
+        if REQUIRE_ALL:
+            pytest.fail("redis-server is missing (run `make system-deps`)")
+        pytest.skip("redis-server is missing")
+    server = redis_support.RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server(redis_process: redis_support.RedisServer) -> redis_support.RedisServer:
+    """The session's Redis, emptied for this test: where rate limits shared by app servers are counted."""
+    redis_process.flush()
+    return redis_process
 
 
 _migrated: dict[str, str] = {}

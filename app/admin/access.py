@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import abort, current_app, flash, has_request_context, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..extensions import db
 from ..models import Initiative, InstanceSetting, StaffRole, StaffUser
@@ -27,10 +28,15 @@ URL)."""
 
 TOTP_REQUIRED_FOR_AUDITORS = "totp_required_for_auditors"
 """InstanceSetting key: "1" makes a second factor mandatory for auditors."""
+TOTP_REQUIRED_FOR_ADMINS = "totp_required_for_admins"
+"""InstanceSetting key: "1" makes a second factor mandatory for admins."""
+TOTP_REQUIRED_SETTINGS = {StaffRole.AUDITOR: TOTP_REQUIRED_FOR_AUDITORS, StaffRole.ADMIN: TOTP_REQUIRED_FOR_ADMINS}
+"""The roles an admin can make a second factor mandatory for, and the setting that does it."""
 
 _SESSION_KEYS = (
     "staff_id",
     "staff_seen",
+    "staff_since",
     "staff_key",
     "staff_pending",
     "staff_pending_at",
@@ -42,25 +48,43 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _credential_key(user: StaffUser) -> str:
-    """Bound to the password hash: resetting a password ends every session signed in with the old one."""
+    """Bound to the password hash and the session version: a new password, or `end_sessions`, ends every session
+    signed in before it, on whichever device or stolen cookie it lives."""
     secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+    bound = f"{user.password_hash}\x00{user.session_version}".encode()
+    return hmac.new(secret, bound, hashlib.sha256).hexdigest()[:32]
 
 
-def session_values(user: StaffUser) -> dict[str, Any]:
+def session_values(user: StaffUser, since: int | None = None) -> dict[str, Any]:
     """What a signed-in session holds (the tests set it directly to skip the sign-in form)."""
-    return {"staff_id": user.id, "staff_seen": int(time.time()), "staff_key": _credential_key(user)}
+    now = int(time.time())
+    return {"staff_id": user.id, "staff_seen": now, "staff_since": since or now, "staff_key": _credential_key(user)}
+
+
+def end_sessions(user: StaffUser) -> None:
+    """Every session of this account stops working at its next request: the cookie a thief copied included."""
+    user.session_version = StaffUser.session_version + 1  # type: ignore[assignment]  # atomic, in SQL
+    db.session.flush()  # the attribute reloads with the new number when next read
 
 
 # Cached per request in the WSGI environ rather than on `g`: an app context (and its `g`) can outlive one request,
 # as it does when tests push one around several requests.
 _CACHE = "quorum.current_staff"
+_EXPIRED = "quorum.staff_expired"
 
 
 def sign_in(user: StaffUser) -> None:
     session.clear()  # a fresh session at the change of privilege: no fixation
     session.update(session_values(user))
     session.permanent = False
+    request.environ.pop(_CACHE, None)
+
+
+def renew_session(user: StaffUser) -> None:
+    """After `end_sessions` on this account, keep this one session (the one that asked), still ending when it would."""
+    since = int(session.get("staff_since", 0)) or None
+    session.clear()
+    session.update(session_values(user, since=since))
     request.environ.pop(_CACHE, None)
 
 
@@ -71,7 +95,8 @@ def sign_out() -> None:
 
 
 def current_staff() -> StaffUser | None:
-    """The signed-in, active staff member, or None; an idle session expires (STAFF_SESSION_IDLE_SECONDS)."""
+    """The signed-in, active staff member, or None. A session ends after STAFF_SESSION_IDLE_SECONDS without a
+    request and STAFF_SESSION_MAX_SECONDS after its sign-in, however busy."""
     if not has_request_context():
         return None
     if _CACHE in request.environ:
@@ -79,10 +104,13 @@ def current_staff() -> StaffUser | None:
     user: StaffUser | None = None
     staff_id = session.get("staff_id")
     if staff_id is not None:
-        seen = int(session.get("staff_seen", 0))
-        if time.time() - seen > current_app.config["STAFF_SESSION_IDLE_SECONDS"]:
+        now = time.time()
+        if now - int(session.get("staff_since", 0)) > current_app.config["STAFF_SESSION_MAX_SECONDS"]:
             sign_out()
-            request.environ["quorum.staff_expired"] = True
+            request.environ[_EXPIRED] = "lifetime"
+        elif now - int(session.get("staff_seen", 0)) > current_app.config["STAFF_SESSION_IDLE_SECONDS"]:
+            sign_out()
+            request.environ[_EXPIRED] = "idle"
         else:
             user = db.session.get(StaffUser, staff_id)
             if (
@@ -103,8 +131,10 @@ def instance_setting(key: str) -> str | None:
 
 
 def totp_required(user: StaffUser) -> bool:
-    """An admin may make a second factor mandatory for auditors, who hold the export and audit powers."""
-    return user.role == StaffRole.AUDITOR and instance_setting(TOTP_REQUIRED_FOR_AUDITORS) == "1"
+    """An admin may make a second factor mandatory for auditors (who hold the export and audit powers) and for
+    admins (who hold every account)."""
+    key = TOTP_REQUIRED_SETTINGS.get(StaffRole(user.role))
+    return key is not None and instance_setting(key) == "1"
 
 
 def must_enrol(user: StaffUser) -> bool:
@@ -127,8 +157,19 @@ def staff_required(*roles: str, enrolment: bool = False) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = current_staff()
             if user is None:
-                if request.environ.get("quorum.staff_expired"):
+                expired = request.environ.get(_EXPIRED)
+                if expired == "idle":
                     flash(_("You were signed out after a period of inactivity. Please sign in again."), "error")
+                elif expired == "lifetime":
+                    hours = max(1, round(current_app.config["STAFF_SESSION_MAX_SECONDS"] / 3600))
+                    flash(
+                        ngettext(
+                            "Sessions end %(num)d hour after signing in. Please sign in again.",
+                            "Sessions end %(num)d hours after signing in. Please sign in again.",
+                            hours,
+                        ),
+                        "error",
+                    )
                 return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
             if not enrolment and must_enrol(user):
                 return redirect(url_for("admin.totp"))

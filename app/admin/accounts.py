@@ -15,9 +15,10 @@ from ..audit.log import record
 from ..database import insert_unless_conflict
 from ..extensions import db
 from ..models import Initiative, InstanceSetting, StaffRole, StaffUser, utcnow
-from .access import TOTP_REQUIRED_FOR_AUDITORS, actor, current_staff, instance_setting, staff_required
+from .access import TOTP_REQUIRED_SETTINGS, actor, current_staff, end_sessions, instance_setting, staff_required
 from .passwords import hash_password, password_problem
 from .routes import blueprint
+from .second_factor import remove
 
 
 class AccountError(ValueError):
@@ -110,6 +111,8 @@ def change_account(
         changes["initiatives"] = {"added": added, "removed": removed}
     if not changes:
         return changes
+    if role != user.role:
+        end_sessions(user)  # a session signed in under the old role does not carry on under the new one
     user.role = role
     user.initiatives = [after[slug] for slug in sorted(after)]
     record(actor, "account.change", target=user.email, details=changes)
@@ -128,40 +131,40 @@ def set_active(user: StaffUser, active: bool, *, actor: str, acting_id: int | No
     if user.active == active:
         return False
     user.active = active
+    if not active:
+        end_sessions(user)  # else reactivating would bring its old sessions back
     record(actor, "account.reactivate" if active else "account.deactivate", target=user.email)
     return True
 
 
 def reset_password(user: StaffUser, password: str, *, actor: str) -> None:
-    """A new password set by an admin; the old one's sessions end with it (see access._credential_key)."""
+    """A new password set by an admin; the old one's sessions end with it."""
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
     user.password_hash = hash_password(password)
+    end_sessions(user)
     record(actor, "account.password_reset", target=user.email)
 
 
 def reset_second_factor(user: StaffUser, *, actor: str) -> bool:
-    """For a staff member who lost their device: they enrol again at the next sign-in."""
-    if user.totp_secret is None:
-        return False
-    user.totp_secret = None
-    record(actor, "account.totp_reset", target=user.email)
-    return True
+    """For a staff member who lost their device: their sessions end, and they enrol again at the next sign-in."""
+    return remove(user, actor=actor, action="account.totp_reset")
 
 
-def set_totp_required_for_auditors(required: bool, *, actor: str) -> bool:
-    """Returns whether the setting changed."""
+def set_totp_required(role: StaffRole, required: bool, *, actor: str) -> bool:
+    """Make a second factor mandatory for a role (auditors, admins), or optional again; whether it changed."""
+    key = TOTP_REQUIRED_SETTINGS[role]
     value = "1" if required else "0"
-    setting = db.session.get(InstanceSetting, TOTP_REQUIRED_FOR_AUDITORS)
+    setting = db.session.get(InstanceSetting, key)
     before = setting.value if setting is not None else "0"
     if before == value:
         return False
     if setting is None:
-        db.session.add(InstanceSetting(key=TOTP_REQUIRED_FOR_AUDITORS, value=value))
+        db.session.add(InstanceSetting(key=key, value=value))
     else:
         setting.value = value
-    record(actor, "settings.change", target=TOTP_REQUIRED_FOR_AUDITORS, details={"from": before, "to": value})
+    record(actor, "settings.change", target=key, details={"from": before, "to": value})
     return True
 
 
@@ -188,10 +191,12 @@ def _acting_id() -> int | None:
 @staff_required(StaffRole.ADMIN)
 def accounts() -> str:
     users = list(db.session.scalars(sa.select(StaffUser).order_by(StaffUser.email)))
-    required = instance_setting(TOTP_REQUIRED_FOR_AUDITORS) == "1"
-    auditors_without = [u for u in users if u.role == StaffRole.AUDITOR and u.active and not u.totp_secret]
+    required = {role: instance_setting(key) == "1" for role, key in TOTP_REQUIRED_SETTINGS.items()}
+    without = {
+        role: [u for u in users if u.role == role and u.active and not u.totp_secret] for role in TOTP_REQUIRED_SETTINGS
+    }
     return render_template(
-        "admin/accounts.html", users=users, totp_required=required, auditors_without=auditors_without
+        "admin/accounts.html", users=users, totp_required=required, without=without, settings=TOTP_REQUIRED_SETTINGS
     )
 
 
@@ -311,12 +316,14 @@ def account_totp_reset(user_id: int) -> ResponseReturnValue:
 @blueprint.post("/accounts/settings")
 @staff_required(StaffRole.ADMIN)
 def account_settings() -> ResponseReturnValue:
-    required = request.form.get(TOTP_REQUIRED_FOR_AUDITORS) == "1"
-    if set_totp_required_for_auditors(required, actor=actor()):
-        flash(
-            _("Auditors must now use a second factor.")
-            if required
-            else _("A second factor is now optional for auditors."),
-            "status",
-        )
+    messages = {
+        (StaffRole.AUDITOR, True): _("Auditors must now use a second factor."),
+        (StaffRole.AUDITOR, False): _("A second factor is now optional for auditors."),
+        (StaffRole.ADMIN, True): _("Admins must now use a second factor."),
+        (StaffRole.ADMIN, False): _("A second factor is now optional for admins."),
+    }
+    for role, key in TOTP_REQUIRED_SETTINGS.items():
+        required = request.form.get(key) == "1"
+        if set_totp_required(role, required, actor=actor()):
+            flash(messages[role, required], "status")
     return redirect(url_for("admin.accounts"))

@@ -159,9 +159,18 @@ def _scrub(message: OutboxMessage) -> None:
     message.body_html = None
 
 
+ADDRESS = re.compile(r"[^\s<>()\[\]{},;:'\"@]+@[^\s<>()\[\]{},;:'\"@]+")
+"""Anything shaped like an email address, as SMTP servers quote them in replies (`<a@b.eu>`, `'a@b.eu'`)."""
+
+
+def scrub(text: str) -> str:
+    """An error text without addresses or confirmation links: it stays in outbox_message.last_error and is printed by
+    `mail send`, long after the message itself was scrubbed."""
+    return ADDRESS.sub("[address]", LINK.sub("[link]", text))
+
+
 def _describe(error: Exception) -> str:
-    text = f"{type(error).__name__}: {error}"
-    return text[:480]
+    return scrub(f"{type(error).__name__}: {error}")[:480]
 
 
 def _attempt(

@@ -20,6 +20,7 @@ PRODUCTION = {
     "SECRET_KEY": "s" * 43,
     "FINGERPRINT_KEY": "f" * 43,
 }
+REDIS_LIMITS = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"}  # nothing listens there: start-up must not need it
 
 
 def _start(tmp_path: Path, code: str = "import wsgi", **env: str) -> subprocess.CompletedProcess[str]:
@@ -63,14 +64,82 @@ def test_production_refusal_also_stops_the_command_line(tmp_path):  # type: igno
 
 
 def test_production_starts_with_its_secrets(tmp_path):  # type: ignore[no-untyped-def]
+    """With limits counted in Redis, as CONTRACT.md names it (`redis://...`): before a Redis client was installed this
+    very setting stopped every process with a traceback."""
     code = (
         "import wsgi; c = wsgi.app.config; "
         "print(c['SECRET_KEY'] == 's' * 43, c['FINGERPRINT_KEY'] == 'f' * 43, c['TESTING'], "
         "c['SESSION_COOKIE_SECURE'], c['RATELIMIT_ENABLED'], c['CAPTCHA_ENABLED'])"
     )
-    result = _start(tmp_path, code, QUORUM_ENV="production", BASE_URL="https://sign.example.eu", **PRODUCTION)
+    result = _start(
+        tmp_path, code, QUORUM_ENV="production", BASE_URL="https://sign.example.eu", **PRODUCTION, **REDIS_LIMITS
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "False", "True", "True", "True"]
+    assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "starts"),
+    [
+        ({}, False),  # memory:// by default: each worker would count for itself
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, False),
+        ({"RATELIMIT_ALLOW_MEMORY": "1"}, True),  # one single-process server, said out loud
+        ({"RATELIMIT_ENABLED": "0"}, True),  # nothing to count: a proxy in front limits
+        (REDIS_LIMITS, True),
+    ],
+)
+def test_production_refuses_limits_each_worker_counts_alone(tmp_path, settings, starts):  # type: ignore[no-untyped-def]
+    result = _start(tmp_path, QUORUM_ENV="production", **PRODUCTION, **settings)
+    if starts:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "RATELIMIT_STORAGE_URI" in lines[0] and "redis://" in lines[0] and "RATELIMIT_ALLOW_MEMORY=1" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_command_runs_with_limits_in_redis(tmp_path):  # type: ignore[no-untyped-def]
+    """`RATELIMIT_STORAGE_URI=redis://...` once crashed every `flask` command: no Redis client was installed. A
+    command that touches no limit does not need Redis to be up, either."""
+    code = "import sys; from flask.cli import main; sys.argv = 'flask --app wsgi routes'.split(); main()"
+    result = _start(tmp_path, code, QUORUM_ENV="development", **REDIS_LIMITS)
+    assert result.returncode == 0, result.stderr
+    assert "admin.login" in result.stdout
+
+
+def test_without_quorum_env_a_server_is_production_and_a_command_development(tmp_path):  # type: ignore[no-untyped-def]
+    """Issue 7: a server started without QUORUM_ENV ran in development mode, generating its secrets and keeping
+    auditors' private keys on disk. A WSGI server (anything but the `flask` command) is production now, and stops
+    without its secrets; `flask` commands and `make run` stay development, as CONTRACT.md says."""
+    server = _start(tmp_path)  # `import wsgi`, as gunicorn or any WSGI server does
+    assert server.returncode != 0
+    lines = [line for line in server.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "production" in lines[0], server.stderr
+    assert not (tmp_path / "instance" / "secret_key").exists()
+
+    started = _start(tmp_path, "import wsgi; print(wsgi.app.config['ENV_NAME'])", **PRODUCTION, **REDIS_LIMITS)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == ["production"]
+
+    code = "import sys; from flask.cli import main; sys.argv = 'flask --app wsgi routes'.split(); main()"
+    command = _start(tmp_path, code)
+    assert command.returncode == 0, command.stderr
+    assert (tmp_path / "instance" / "secret_key").exists()  # development: generated once into instance/
+
+
+@pytest.mark.slow
+def test_gunicorn_without_quorum_env_runs_as_production(tmp_path):  # type: ignore[no-untyped-def]
+    """The same through `gunicorn wsgi:app` itself: without secrets it stops at once, naming what is missing."""
+    from ..support.postgres import free_port
+
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{free_port()}", "wsgi:app"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QUORUM_INSTANCE": str(tmp_path / "instance")}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "quorum: DATABASE_URL is not set: production" in result.stderr
     assert not (tmp_path / "instance" / "secret_key").exists()
 
 

@@ -275,6 +275,7 @@ def test_production_without_signing_key_refuses(app, backend, db, tmp_path, monk
     monkeypatch.setenv("SECRET_KEY", "s" * 32)
     monkeypatch.setenv("FINGERPRINT_KEY", "f" * 32)
     monkeypatch.delenv("EXPORT_SIGNING_KEY", raising=False)
+    monkeypatch.setenv("RATELIMIT_ENABLED", "0")  # production refuses limits counted in memory
     production = create_app(ProductionConfig())
     try:
         assert production.config["EXPORT_SIGNING_KEY"] == ""
