@@ -204,7 +204,8 @@ def parse_birth_date(form: Mapping[str, str]) -> tuple[date | None, Problem | No
 
 def _too_young(rules: SigningRules) -> Problem:
     return Problem(
-        N_("Citizens of %(country)s can sign from the age of %(age)d"), {"country": rules.code, "age": rules.min_age}
+        N_("Citizens of this member state (%(country)s) can sign from the age of %(age)d"),
+        {"country": rules.code, "age": rules.min_age},
     )
 
 
