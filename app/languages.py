@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
+from pathlib import Path
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -44,9 +45,10 @@ def offered() -> tuple[str, ...]:
 
 
 def _accepted(languages: tuple[str, ...]) -> str | None:
-    """The browser's best match among `languages`; a bare `*` is no preference (it would pick Bulgarian)."""
-    accepted = LanguageAccept([(value, quality) for value, quality in request.accept_languages if value != "*"])
-    return accepted.best_match(languages)
+    """The browser's best match among `languages`, by language alone: "fr-BE, de;q=0.5" is French, though only
+    German matches exactly. A bare `*` is no preference (it would pick Bulgarian, the first)."""
+    primary = [(value.split("-")[0].lower(), quality) for value, quality in request.accept_languages if value != "*"]
+    return LanguageAccept(primary).best_match(languages)
 
 
 def _initiative_default() -> str | None:
@@ -129,9 +131,18 @@ def format_day(day: date) -> str:
 
 
 def init_babel(app: Flask) -> None:
-    """Flask-Babel with this module's choice of language."""
+    """Flask-Babel with this module's choice of language; a catalog left uncompiled is named in the log."""
     app.config.setdefault("LANGUAGES", LANGUAGES)
     babel.init_app(app, locale_selector=select_locale)
+    stale = sorted(
+        po.parent.parent.name
+        for directory in str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";")
+        for po in Path(directory).glob("*/LC_MESSAGES/messages.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    )
+    if stale:
+        # the pages would show English where a translation exists (README, "Languages")
+        app.logger.warning("catalogs not compiled, run `make translations` (pybabel compile): %s", ", ".join(stale))
 
 
 def _choose_afresh(_sender: Flask, **_extra: object) -> None:
