@@ -62,7 +62,6 @@ def _initiative_default() -> str | None:
     try:
         return db.session.scalar(sa.select(Initiative.default_locale).where(Initiative.slug == slug))
     except sa.exc.SQLAlchemyError:  # the database is away: the page that says so still needs a language
-        db.session.rollback()
         return None
 
 
