@@ -8,7 +8,11 @@ PORT ?= 5000
 # links in emails point at the server `make run` starts, unless BASE_URL says otherwise
 export BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test test-quick lint format bench system-deps clean
+.PHONY: run test test-quick lint format bench system-deps clean translations translations-extract translations-update
+
+# The catalogs: translations/<lang>/LC_MESSAGES/messages.po under version control, each compiled to its .mo here
+# (README, "Languages"). pybabel reads its options from pyproject.toml ([tool.babel.*]).
+CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 
 $(BIN)/flask: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: Quorum needs Python 3.11"; exit 1; }
@@ -17,7 +21,21 @@ $(BIN)/flask: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	@touch $@
 
-run: $(BIN)/flask
+translations: $(CATALOGS:.po=.mo)
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(BIN)/flask
+	$(BIN)/pybabel -q compile -l $* -i $< -o $@
+
+# every string in app/ and templates/ into translations/messages.pot
+translations-extract: $(BIN)/flask
+	$(BIN)/pybabel -q extract
+
+# the .pot's strings into every catalog (new ones empty, obsolete ones dropped), then compiled
+translations-update: translations-extract
+	$(BIN)/pybabel -q update
+	$(MAKE) translations
+
+run: $(BIN)/flask translations
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	@echo "Quorum: http://$(HOST):$(PORT)/i/reclaim-your-face  (mail goes to instance/mail/ unless SMTP_URL is set)"
@@ -29,10 +47,10 @@ run: $(BIN)/flask
 system-deps:
 	@bash scripts/system-deps
 
-test: $(BIN)/flask system-deps
+test: $(BIN)/flask system-deps translations
 	$(BIN)/pytest -p no:cacheprovider
 
-test-quick: $(BIN)/flask
+test-quick: $(BIN)/flask translations
 	$(BIN)/pytest -p no:cacheprovider -m "not slow"
 
 lint: $(BIN)/flask

@@ -111,6 +111,8 @@ class Config:
         self.STAFF_SESSION_MAX_SECONDS = int(_env("STAFF_SESSION_MAX_SECONDS", "43200"))
         self.ARGON2_PARAMS: dict[str, int] = {}
         self.BABEL_DEFAULT_LOCALE = "en"
+        # one catalog per language, translations/<lang>/LC_MESSAGES/messages.po (README, "Languages")
+        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: a signer may take their time
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -10,7 +10,8 @@ from flask import Flask
 
 from config import ROOT, Config, MissingSecret, load_config
 
-from .extensions import babel, csrf, db, limiter, migrate
+from .extensions import csrf, db, limiter, migrate
+from .languages import init_babel
 from .transactions import Quorum
 
 
@@ -40,6 +41,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     register_cli(app)
     register_error_pages(app)
     register_template_helpers(app)
+    register_languages(app)
     register_security_headers(app)
     register_access_log(app)
     return app
@@ -50,7 +52,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app)
+    init_babel(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _configure_sqlite(app)
 
@@ -141,6 +143,12 @@ def register_access_log(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from .template_helpers import register
+
+    register(app)
+
+
+def register_languages(app: Flask) -> None:
+    from .languages import register
 
     register(app)
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
 from .eci.member_states import ECI_GOAL, ECI_MIN_COUNTRIES, RULE_SETS, member_states
 from .extensions import db
+from .languages import LANGUAGES
 from .models import Initiative, InitiativeCountry, InitiativeStatus, Statement, utcnow
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
@@ -73,6 +77,59 @@ def _check_rules(rule_set: str, goal: int, min_countries: int, codes: list[str])
     return errors
 
 
+DETAILS = (
+    "objectives",
+    "organizers",
+    "contact_name",
+    "contact_email",
+    "website",
+    "registration_number",
+    "register_url",
+)
+"""The initiative's objectives and who collects the data (Annex III): free to change at any time."""
+
+
+def _column_limit(name: str) -> int | None:
+    return getattr(Initiative.__table__.c[name].type, "length", None)
+
+
+def _web_address(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(ch.isspace() for ch in text)
+
+
+def check_details(details: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The details sent, cleaned, and the errors by field; a field not in `details` is left alone."""
+    cleaned: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name in DETAILS:
+        if name not in details:
+            continue
+        value = (details[name] or "").strip()
+        if name == "organizers":  # one name a line: blank lines and stray spaces go
+            value = "\n".join(line.strip() for line in value.splitlines() if line.strip())
+        limit = _column_limit(name)
+        if limit is not None and len(value) > limit:
+            errors[name] = _("at most %(n)d characters", n=limit)
+        elif name != "objectives" and any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in value):
+            errors[name] = _("remove the control characters")
+        elif value and name in ("website", "register_url") and not _web_address(value):
+            errors[name] = _("enter a whole web address, starting with https://")
+        elif value and name == "contact_email":
+            try:
+                value = validate_email(value, check_deliverability=False).normalized
+            except EmailNotValidError:
+                errors[name] = _("enter an email address, like contact@example.org")
+        cleaned[name] = value
+    return cleaned, errors
+
+
+def _check_language(code: str) -> dict[str, str]:
+    if code not in LANGUAGES:
+        return {"default_locale": _("choose one of the official languages of the EU")}
+    return {}
+
+
 def _set_countries(initiative: Initiative, codes: list[str]) -> None:
     """Rebuild the member-state rows in the table's order, each with its rules from the ECI table."""
     wanted = set(codes)
@@ -103,9 +160,12 @@ def create_initiative(
     countries: list[str] | None = None,
     goal: int = ECI_GOAL,
     min_countries: int = ECI_MIN_COUNTRIES,
+    default_locale: str = "en",
+    details: Mapping[str, str] | None = None,
 ) -> Initiative:
     """Add an initiative and its member-state rules from the ECI table (not committed)."""
-    errors: dict[str, str] = {}
+    cleaned, errors = check_details(details or {})
+    errors.update(_check_language(default_locale))
     if not SLUG.match(slug):
         errors["slug"] = _("the slug must be lower-case letters, digits and hyphens (at most 80)")
     elif db.session.scalar(sa.select(Initiative.id).where(Initiative.slug == slug)) is not None:
@@ -134,6 +194,8 @@ def create_initiative(
         collection_end=end,
         status=InitiativeStatus.DRAFT if draft else InitiativeStatus.COLLECTING,
         published_at=None if draft else utcnow(),
+        default_locale=default_locale,
+        **cleaned,
     )
     _set_countries(initiative, codes)
     db.session.add(initiative)
@@ -169,6 +231,9 @@ class InitiativeChanges:
     goal: int | None = None
     min_countries: int | None = None
     countries: list[str] | None = None
+    default_locale: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+    """Objectives and who collects the data (DETAILS): only the fields sent."""
 
 
 FROZEN_FIELDS = ("rule_set", "goal", "min_countries", "countries")
@@ -184,6 +249,8 @@ def _snapshot(initiative: Initiative) -> dict[str, object]:
         "goal": initiative.goal,
         "min_countries": initiative.min_countries,
         "countries": [c.country_code for c in initiative.countries],
+        "default_locale": initiative.default_locale,
+        **{name: getattr(initiative, name) for name in DETAILS},
     }
 
 
@@ -227,12 +294,22 @@ def update_initiative(initiative: Initiative, changes: InitiativeChanges, today:
         reason = _("collection has started or statements exist: rules, thresholds and member states are frozen")
         errors.update({name: reason for name in FROZEN_FIELDS if asked[name] != held[name]})
     errors.update({k: v for k, v in _check_rules(rule_set, goal, min_countries, codes).items() if k not in errors})
+    details, detail_errors = check_details(changes.details)
+    errors.update(detail_errors)
+    if changes.default_locale is not None:
+        errors.update(_check_language(changes.default_locale))
     if errors:
         raise InitiativeError(errors)
 
     initiative.title = title
     if changes.summary is not None:
         initiative.summary = changes.summary
+    for name, value in details.items():
+        setattr(initiative, name, value)
+    if changes.default_locale is not None:
+        from .initiative_texts import change_default_locale
+
+        change_default_locale(initiative, changes.default_locale)
     initiative.collection_start, initiative.collection_end = start, end
     if not frozen:
         initiative.rule_set, initiative.goal, initiative.min_countries = rule_set, goal, min_countries

@@ -93,9 +93,23 @@ class Initiative(db.Model):
     statements_purged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The language `title`, `summary` and `objectives` are written in; the other languages' are InitiativeText rows.
+    default_locale: Mapped[str] = mapped_column(sa.String(8), default="en")
+    objectives: Mapped[str] = mapped_column(sa.Text, default="")
+    # Who collects the data, as the statement-of-support form names them (Regulation (EU) 2019/788, Annex III):
+    # shown on the initiative page, the form, the confirmation email and the privacy statement.
+    organizers: Mapped[str] = mapped_column(sa.Text, default="")  # names, one a line
+    contact_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    contact_email: Mapped[str] = mapped_column(sa.String(254), default="")
+    website: Mapped[str] = mapped_column(sa.String(500), default="")
+    registration_number: Mapped[str] = mapped_column(sa.String(40), default="")  # e.g. ECI(2024)000005
+    register_url: Mapped[str] = mapped_column(sa.String(500), default="")  # its entry in the Commission's register
 
     countries: Mapped[list[InitiativeCountry]] = relationship(
         back_populates="initiative", order_by="InitiativeCountry.position", cascade="all, delete-orphan"
+    )
+    texts: Mapped[list[InitiativeText]] = relationship(
+        back_populates="initiative", order_by="InitiativeText.locale", cascade="all, delete-orphan"
     )
 
     __table_args__ = (
@@ -124,6 +138,21 @@ class Initiative(db.Model):
 
     def country(self, code: str) -> InitiativeCountry | None:
         return next((c for c in self.countries if c.country_code == code), None)
+
+
+class InitiativeText(db.Model):
+    """The initiative's own words in one more language: what the organizers wrote for signers who read it."""
+
+    __tablename__ = "initiative_text"
+
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    locale: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    objectives: Mapped[str] = mapped_column(sa.Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    initiative: Mapped[Initiative] = relationship(back_populates="texts")
 
 
 class InitiativeCountry(db.Model):

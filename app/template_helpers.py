@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import gettext, ngettext
+from flask_babel import format_decimal, format_percent, gettext, ngettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from .eci.member_states import member_states
+from .eci.countries import country_name
+from .initiative_texts import ShownText, shown_text
+from .languages import current_language
+from .links import links
+from .models import Initiative
 
 # Raw HTML in a summary is shown as text, and markdown-it refuses javascript: and data: links.
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
@@ -22,8 +26,9 @@ def register(app: Flask) -> None:
     app.template_filter("markdown")(render_markdown)
 
     @app.template_filter("number")
-    def number(value: int) -> str:
-        return f"{value:,}"
+    def number(value: float) -> str:
+        """1,000,000 in English, 1.000.000 in German, 1 000 000 in Polish (Babel, CLDR)."""
+        return format_decimal(value)
 
     @app.template_filter("percent")
     def percent(part: int, whole: int) -> float:
@@ -31,10 +36,25 @@ def register(app: Flask) -> None:
             return 0.0
         return min(100.0, round(100.0 * part / whole, 1))
 
+    @app.template_filter("percent_text")
+    def percent_text(value: float) -> str:
+        """12.5 % as the page's language writes it ("12,5 %" in German), one decimal."""
+        return format_percent(value / 100, "#,##0.0 %")
+
     @app.template_filter("country_name")
-    def country_name(code: str) -> str:
-        state = member_states().get(code)
-        return state.name if state else code
+    def country_name_filter(code: str) -> str:
+        """The country's name in the page's language, from CLDR."""
+        return country_name(code, current_language())
+
+    @app.template_global("external_url")
+    def external_url(endpoint: str, **values: object) -> str:
+        """An absolute link under BASE_URL, for emails (app.links)."""
+        return links().external(endpoint, **values)
+
+    @app.template_global("initiative_text")
+    def initiative_text(initiative: Initiative) -> ShownText:
+        """The initiative's own words in the page's language (the default language's where it has none)."""
+        return shown_text(initiative, current_language())
 
     from .admin.access import current_staff
     from .models import InitiativeStatus, PublicStatus, StaffRole

@@ -36,6 +36,13 @@ from .support.smtp import MailServer  # noqa: E402
 REQUIRE_ALL = os.environ.get("QUORUM_TEST_REQUIRE_ALL") == "1"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The catalogs compiled as `make translations` compiles them, for a run started with pytest alone."""
+    from .support.catalogs import compile_catalogs
+
+    compile_catalogs()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything that runs on PostgreSQL or in Chromium is slow: `-m "not slow"` is the quick loop."""
     for item in items:

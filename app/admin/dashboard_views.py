@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import render_template, request
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from ..dashboard import SORT_KEYS, daily_chart_svg, dashboard_data, sort_rows
@@ -37,7 +38,7 @@ def dashboard(slug: str) -> str:
             "One bar per day (UTC) from %(first)s to %(last)s; %(total)s confirmed statements in all.",
             first=data.daily[0][0].isoformat() if data.daily else "-",
             last=data.daily[-1][0].isoformat() if data.daily else "-",
-            total=f"{sum(count for _day, count in data.daily):,}",
+            total=format_decimal(sum(count for _day, count in data.daily)),
         ),
         empty_text=_("Collection has not started yet."),
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from ..audit.log import record
 from ..eci.member_states import ECI_GOAL, ECI_MIN_COUNTRIES, RULE_SETS, member_states
+from ..initiative_texts import TEXT_FIELDS, save_text, text_in
 from ..initiatives import (
+    DETAILS,
     InitiativeChanges,
     InitiativeError,
     change_status,
@@ -23,6 +25,7 @@ from ..initiatives import (
     transitions,
     update_initiative,
 )
+from ..languages import LANGUAGES, current_language, language_name, offered
 from ..models import Initiative, StaffRole, utctoday
 from .access import actor, current_staff, initiative_for_staff, staff_required, visible_initiatives
 from .routes import blueprint
@@ -63,6 +66,8 @@ def _form_for(initiative: Initiative) -> InitiativeForm:
             "rule_set": initiative.rule_set,
             "goal": str(initiative.goal),
             "min_countries": str(initiative.min_countries),
+            "default_locale": initiative.default_locale,
+            **{name: getattr(initiative, name) for name in DETAILS},
         }
     )
     values.setlist("countries", [c.country_code for c in initiative.countries])
@@ -104,12 +109,16 @@ def _parse(values: MultiDict[str, str]) -> tuple[InitiativeForm, InitiativeChang
         min_countries=_parse_count(form, "min_countries"),
         # the hidden marker says the checkboxes were on the page: none ticked then means none chosen
         countries=values.getlist("countries") if values.get("countries_shown") else None,
+        default_locale=values.get("default_locale"),
+        details={name: values[name] for name in DETAILS if name in values},
     )
     return form, changes
 
 
 def _new_page(form: InitiativeForm, status: int = 200) -> tuple[str, int]:
-    return render_template("admin/initiative_new.html", form=form, rule_sets=RULE_SETS, states=member_states()), status
+    return render_template(
+        "admin/initiative_new.html", form=form, rule_sets=RULE_SETS, states=member_states(), languages=LANGUAGES
+    ), status
 
 
 @blueprint.route("/initiatives/new", methods=["GET", "POST"])
@@ -124,6 +133,7 @@ def initiative_new() -> tuple[str, int] | Response:
                 "rule_set": "eci-2024",
                 "goal": str(ECI_GOAL),
                 "min_countries": str(ECI_MIN_COUNTRIES),
+                "default_locale": "en",
             }
         )
         values.setlist("countries", list(member_states()))
@@ -146,6 +156,8 @@ def initiative_new() -> tuple[str, int] | Response:
             countries=changes.countries or [],
             goal=ECI_GOAL if changes.goal is None else changes.goal,
             min_countries=ECI_MIN_COUNTRIES if changes.min_countries is None else changes.min_countries,
+            default_locale=changes.default_locale or "en",
+            details=changes.details,
         )
     except InitiativeError as error:
         form.errors = {**error.errors, **form.errors}
@@ -177,6 +189,8 @@ def _edit_page(
         status_errors=status_errors or {},
         status_values=status_values or {},
         closed_for_edits=initiative.is_final,
+        languages=LANGUAGES,
+        written={text.locale for text in initiative.texts},
     ), code
 
 
@@ -216,4 +230,50 @@ def initiative_status(slug: str) -> tuple[str, int] | Response:
         return _edit_page(initiative, _form_for(initiative), error.errors, {"status": to, "reason": reason}, 422)
     record(actor(), "initiative.status", initiative=initiative, target=initiative.slug, reason=reason, details=details)
     flash(_("%(slug)s is now %(status)s.", slug=initiative.slug, status=initiative.status), "success")
+    return redirect(url_for("admin.initiative_edit", slug=initiative.slug))
+
+
+@dataclass
+class TextForm:
+    """The initiative's words in one language as typed, and the errors beside each field."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def value(self, name: str, default: object = "") -> str:
+        return self.values.get(name, str(default))
+
+
+def _text_page(initiative: Initiative, locale: str, form: TextForm, code: int = 200) -> tuple[str, int]:
+    return render_template("admin/initiative_text.html", initiative=initiative, locale=locale, form=form), code
+
+
+@blueprint.route("/initiatives/<slug>/texts/<locale>", methods=["GET", "POST"])
+@staff_required(*MANAGERS)
+def initiative_text(slug: str, locale: str) -> tuple[str, int] | Response:
+    """The title, summary and objectives in one more language; all fields emptied deletes that language's text."""
+    initiative = initiative_for_staff(slug)
+    if locale not in offered() or locale == initiative.default_locale:
+        abort(404)
+    if request.method == "GET":
+        text = text_in(initiative, locale)
+        typed = {name: getattr(text, name) if text else "" for name in TEXT_FIELDS}
+        return _text_page(initiative, locale, TextForm(typed))
+    form = TextForm({name: request.form.get(name, "") for name in TEXT_FIELDS})
+    try:
+        changed = save_text(initiative, locale, form.values, offered())
+    except InitiativeError as error:
+        form.errors = error.errors
+        return _text_page(initiative, locale, form, 422)
+    if changed:
+        record(
+            actor(),
+            "initiative.text",
+            initiative=initiative,
+            target=f"{initiative.slug} {locale}",
+            details={"locale": locale, **changed},
+        )
+        flash(_("Saved the text in %(language)s.", language=language_name(locale, current_language())), "success")
+    else:
+        flash(_("Nothing changed."), "info")
     return redirect(url_for("admin.initiative_edit", slug=initiative.slug))

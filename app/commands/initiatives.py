@@ -12,7 +12,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..extensions import db
+from ..initiative_texts import save_text
 from ..initiatives import InitiativeError, create_initiative, find_initiative, record_creation
+from ..languages import LANGUAGES
 from ..models import Initiative, utctoday
 from ..sealing import generate_key_pair, write_private_key
 from . import fail, parse_date
@@ -124,6 +126,24 @@ def keys_generate(slug: str, out: Path) -> None:
     )
 
 
+DEMO_TEXTS = (
+    (
+        "de",
+        "Reclaim Your Face: biometrische Massenüberwachung verbieten",
+        "Wir fordern die Europäische Kommission auf, ein Gesetz vorzuschlagen, das biometrische Massenüberwachung im "
+        "öffentlichen Raum in der ganzen Europäischen Union verbietet.\n\n"
+        "*Dies ist eine Demo-Initiative, angelegt von `make run`.*",
+    ),
+    (
+        "pl",
+        "Reclaim Your Face: zakaz biometrycznej inwigilacji masowej",
+        "Wzywamy Komisję Europejską do zaproponowania prawa zakazującego biometrycznej inwigilacji masowej w "
+        "przestrzeni publicznej w całej Unii Europejskiej.\n\n"
+        "*To inicjatywa demonstracyjna utworzona przez `make run`.*",
+    ),
+)
+
+
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Seed `reclaim-your-face` with an auditor key under instance/ (idempotent)."""
@@ -145,7 +165,16 @@ def demo_seed() -> None:
             "we walk, no scoring of our emotions.\n\n"
             "*This is a demo initiative seeded by `make run`.*"
         ),
+        details={
+            "organizers": "Demo Citizens' Committee\nExample Digital Rights",
+            "contact_name": "Alex Example",
+            "contact_email": "contact@example.org",
+            "website": "https://example.org/reclaim-your-face",
+        },
     )
+    # the title and summary in two more languages; the other 21 show the English text, and say so
+    for locale, title, summary in DEMO_TEXTS:
+        save_text(initiative, locale, {"title": title, "summary": summary}, LANGUAGES)
     record_creation(initiative, "demo seed")
     key_path = _instance_key_path(slug)
     generate_keys(slug, key_path, actor="demo seed")

@@ -24,6 +24,16 @@ def country_name(code: str, locale: str = "en") -> str:
     return _territories(locale).get(code) or _territories("en").get(code) or code
 
 
+# Letters that are not a base letter with an accent, so Unicode cannot take the accent off: sorted beside their
+# base letter, as a reader of a list expects to find them (Łotwa beside Litwa, not after Włochy).
+_OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ß": "ss", "æ": "ae", "œ": "oe"})
+
+
+def sort_key(name: str) -> tuple[str, str]:
+    """How a list of names sorts in any language without a collation library: accents aside, then as written."""
+    return normalize_name(name).translate(_OWN_LETTERS), name
+
+
 @cache
 def residence_countries(locale: str = "en") -> tuple[tuple[str, str], ...]:
     """(alpha-2 code, name) for every country, sorted by name in `locale` (accents aside: Österreich near Oman)."""
@@ -31,7 +41,7 @@ def residence_countries(locale: str = "en") -> tuple[tuple[str, str], ...]:
     pairs = [
         (code, name) for code, name in names.items() if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
     ]
-    return tuple(sorted(pairs, key=lambda pair: (normalize_name(pair[1]), pair[1])))
+    return tuple(sorted(pairs, key=lambda pair: sort_key(pair[1])))
 
 
 @cache

@@ -28,6 +28,11 @@ def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "translat
     return message
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
+    """Marks a message and its plural for the catalog as one entry (ngettext's pair), translated where shown."""
+    return singular, plural
+
+
 MAX_LENGTHS = {
     "first_names": 200,
     "family_names": 200,
@@ -79,6 +84,9 @@ NOT_LETTERS = {
     "family_names": N_("Enter your family names in letters"),
     "city": N_("Enter your city or town in letters"),
 }
+
+
+DIGIT_COUNT = N_plural("%(document)s numbers have %(num)d digit", "%(document)s numbers have %(num)d digits")
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,8 @@ def parse_birth_date(form: Mapping[str, str]) -> tuple[date | None, Problem | No
 
 def _too_young(rules: SigningRules) -> Problem:
     return Problem(
-        N_("Citizens of %(country)s can sign from the age of %(age)d"), {"country": rules.code, "age": rules.min_age}
+        N_("Citizens of this member state (%(country)s) can sign from the age of %(age)d"),
+        {"country": rules.code, "age": rules.min_age},
     )
 
 
@@ -224,11 +233,8 @@ def _check_document(
         if not number:
             errors["id_number"] = Problem(N_("Enter the number of your %(document)s"), {"document": name})
         elif document and document.digits and compact.isdigit() and len(compact) != document.digits:
-            errors["id_number"] = Problem(
-                N_("%(document)s numbers have %(num)d digit"),
-                {"document": name, "num": document.digits},
-                plural=N_("%(document)s numbers have %(num)d digits"),
-            )
+            singular, plural = DIGIT_COUNT
+            errors["id_number"] = Problem(singular, {"document": name, "num": document.digits}, plural=plural)
         else:
             try:
                 key = validate_number(rules.code, id_type, number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import render_template
@@ -14,7 +15,7 @@ from ..models import OutboxMessage
 def enqueue(
     kind: str,
     to: str,
-    subject: object,
+    subject: Callable[[], str],
     template: str,
     *,
     locale: str = "en",
@@ -23,10 +24,10 @@ def enqueue(
 ) -> OutboxMessage:
     """Render `templates/email/<template>.txt` and `.html` in `locale` into an outbox row (not committed).
 
-    `subject` may be a lazy string: it is translated here, in the recipient's language.
+    `subject` is called here, so that it is written in the recipient's language too, the initiative's title included.
     """
     with force_locale(locale):
-        subject_text = str(subject)
+        subject_text = subject()
         body_text = render_template(f"email/{template}.txt", **context)
         body_html = render_template(f"email/{template}.html", **context)
     message = OutboxMessage(

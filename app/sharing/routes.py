@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
+from ..initiative_texts import shown_text
 from ..initiatives import Progress, find_initiative, progress
+from ..languages import current_language
 from ..links import links
 from ..models import Initiative, PublicStatus, utctoday
 from ..statements.rules import is_public
@@ -57,10 +59,15 @@ class Share:
     links: list[ShareLink]
 
 
+def _title(initiative: Initiative) -> str:
+    """The initiative's title in the page's language (its default language's where it has none)."""
+    return shown_text(initiative, current_language()).title
+
+
 def _share_text(initiative: Initiative) -> str:
     if initiative.public_status(utctoday()) == PublicStatus.COLLECTING:
-        return _("Support “%(title)s” with your signature:", title=initiative.title)
-    return _("“%(title)s”:", title=initiative.title)
+        return _("Support “%(title)s” with your signature:", title=_title(initiative))
+    return _("“%(title)s”:", title=_title(initiative))
 
 
 def _count_label(counts: Progress) -> str:
@@ -73,27 +80,27 @@ def share_for(initiative: Initiative, counts: Progress | None = None) -> Share:
     counts = counts or progress(initiative)
     url = links().external("signing.initiative_page", slug=initiative.slug)
     text = _share_text(initiative)
-    description = plain_text(initiative.summary) or _(
+    description = plain_text(shown_text(initiative, current_language()).summary) or _(
         "A European citizens' initiative: %(count)s %(label)s so far.",
-        count=f"{counts.confirmed:,}",
+        count=format_decimal(counts.confirmed),
         label=_count_label(counts),
     )
     return Share(
         url=url,
-        title=initiative.title,
+        title=_title(initiative),
         description=description,
         text=text,
         card_url=links().external("sharing.card", slug=initiative.slug, v=counts.confirmed),
         card_alt=_(
             "“%(title)s”: %(count)s %(label)s, goal %(goal)s",
-            title=initiative.title,
-            count=f"{counts.confirmed:,}",
+            title=_title(initiative),
+            count=format_decimal(counts.confirmed),
             label=_count_label(counts),
-            goal=f"{initiative.goal:,}",
+            goal=format_decimal(initiative.goal),
         ),
         card_width=WIDTH,
         card_height=HEIGHT,
-        links=share_links(url, text, initiative.title),
+        links=share_links(url, text, _title(initiative)),
     )
 
 
@@ -101,12 +108,12 @@ def card_content(initiative: Initiative, counts: Progress) -> CardContent:
     page = links().external("signing.initiative_page", slug=initiative.slug)
     return CardContent(
         site=page.split("://", 1)[-1],
-        title=initiative.title,
-        count=f"{counts.confirmed:,}",
+        title=_title(initiative),
+        count=format_decimal(counts.confirmed),
         count_label=_count_label(counts),
         goal_line=_(
             "Goal: %(goal)s · %(reached)d of %(min)d member states at their threshold",
-            goal=f"{initiative.goal:,}",
+            goal=format_decimal(initiative.goal),
             reached=counts.countries_reached,
             min=initiative.min_countries,
         ),

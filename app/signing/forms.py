@@ -10,7 +10,7 @@ from functools import cached_property
 
 from flask_babel import gettext, lazy_gettext, ngettext
 
-from ..eci.countries import country_name, residence_countries
+from ..eci.countries import country_name, residence_countries, sort_key
 from ..eci.id_numbers import needs_age_confirmation
 from ..eci.member_states import id_documents
 from ..eci.signer import DATE_PARTS, Problem, SigningRules, parse_birth_date
@@ -115,7 +115,9 @@ class SignPage:
 
     @cached_property
     def country_choices(self) -> list[tuple[str, str]]:
-        names = sorted(((code, country_name(code, self.locale)) for code in self.rules_by_country), key=lambda p: p[1])
+        names = sorted(
+            ((code, country_name(code, self.locale)) for code in self.rules_by_country), key=lambda p: sort_key(p[1])
+        )
         return [("", gettext("Choose…")), *names]
 
     @cached_property

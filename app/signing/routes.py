@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..audit.retention import statements_deadline, subscribers_deadline
 from ..eci.fingerprint import network_fingerprint
 from ..eci.signer import validate
 from ..errors import render_error
 from ..extensions import limiter
 from ..initiatives import by_progress, find_initiative, progress, signer_country
+from ..languages import current_language, format_day
 from ..links import links
 from ..models import Initiative, Statement, utcnow, utctoday
 from ..progress_map import progress_map
@@ -34,10 +35,6 @@ def policy() -> Policy:
 
 def _sign_limit() -> str:
     return str(current_app.config["SIGN_RATE_LIMIT"])
-
-
-def _locale() -> str:
-    return str(get_locale() or "en")
 
 
 def _public_or_404(slug: str) -> Initiative:
@@ -81,14 +78,21 @@ def initiative_page(slug: str) -> Response:
 
 @blueprint.get("/i/<slug>/privacy")
 def privacy(slug: str) -> str:
-    """The privacy statement a signer agrees to: what is kept, who can read it, and for how long."""
-    return render_template("signing/privacy.html", initiative=_public_or_404(slug), confirm_days=policy().confirm_days)
+    """The privacy statement a signer agrees to: who is responsible, what is kept, who reads it, for how long."""
+    initiative = _public_or_404(slug)
+    return render_template(
+        "signing/privacy.html",
+        initiative=initiative,
+        confirm_days=policy().confirm_days,
+        statements_deadline=statements_deadline(initiative).date(),
+        subscribers_deadline=subscribers_deadline(initiative).date(),
+    )
 
 
 CLOSED_MESSAGES = {
     lifecycle.Refusal.UNKNOWN: lambda initiative: _("There is no initiative at this address."),
     lifecycle.Refusal.NOT_STARTED: lambda initiative: _(
-        "Collection for this initiative starts on %(day)s.", day=initiative.collection_start.isoformat()
+        "Collection for this initiative starts on %(day)s.", day=format_day(initiative.collection_start)
     ),
     lifecycle.Refusal.OVER: lambda initiative: _(
         "Collection for this initiative is over. Thank you for your interest."
@@ -102,7 +106,7 @@ def _closed(closed: lifecycle.SigningClosed, initiative: Initiative | None) -> R
 
 
 def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
-    page = SignPage(initiative, signing_rules(initiative), values or {}, _locale(), problems or {})  # type: ignore[arg-type]
+    page = SignPage(initiative, signing_rules(initiative), values or {}, current_language(), problems or {})  # type: ignore[arg-type]
     return render_template("signing/sign.html", initiative=initiative, page=page), status
 
 
@@ -155,7 +159,7 @@ def sign_submit(slug: str) -> ResponseReturnValue:
         policy=rules,
         links=links(),
         now=utcnow(),
-        locale=_locale(),
+        locale=current_language(),
         network_fp=network_fingerprint(rules.fingerprint_key, request.remote_addr),
     )
     # the page may say where the mail went, but the address itself stays out of cookies and logs: a masked form

@@ -18,13 +18,14 @@ from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
 from ..database import insert_unless_conflict, upsert_add
 from ..eci.fingerprint import email_fingerprint, identity_fingerprint
 from ..eci.signer import Signer
 from ..extensions import db
+from ..initiative_texts import shown_text
 from ..links import Links
 from ..mail.outbox import enqueue
 from ..models import (
@@ -98,6 +99,11 @@ def _waiting(statement: Statement) -> bool:
 # --- mail, within its two limits ------------------------------------------------------------------------------------
 
 
+def _title(initiative: Initiative, locale: str) -> str:
+    """The initiative's title in the email's language (its default language's where it has none)."""
+    return shown_text(initiative, locale).title
+
+
 def _allow_mail(initiative_id: int, email_fp: str, today: date, policy: Policy) -> bool:
     """Take one of today's emails from this initiative to this address (keyed by its fingerprint)."""
     taken = upsert_add(
@@ -153,7 +159,7 @@ def _send_link(
     enqueue(
         "confirm",
         email,
-        _l("Please confirm your support for “%(title)s”", title=initiative.title),
+        lambda: _("Please confirm your support for “%(title)s”", title=_title(initiative, locale)),
         "confirm",
         locale=locale,
         initiative_id=initiative.id,
@@ -184,7 +190,9 @@ def _again(
             enqueue(
                 "already_confirmed",
                 email,
-                _l("Your support for “%(title)s” is already recorded", title=initiative.title),
+                lambda: _(
+                    "Your support for “%(title)s” is already recorded", title=_title(initiative, statement.locale)
+                ),
                 "already_confirmed",
                 locale=statement.locale,
                 initiative_id=initiative.id,
@@ -260,7 +268,7 @@ def submit(
                 enqueue(
                     "household_full",
                     signer.email,
-                    _l("We could not record your support for “%(title)s”", title=initiative.title),
+                    lambda: _("We could not record your support for “%(title)s”", title=_title(initiative, locale)),
                     "household_full",
                     locale=locale,
                     initiative_id=initiative.id,

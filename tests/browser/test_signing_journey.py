@@ -33,7 +33,7 @@ def _confirm_from_inbox(page: Page, live_server: LiveServer, address: str, count
     expect(page.locator("main")).to_contain_text(country_name)
     page.get_by_role("button", name="Confirm my support").click()
     expect(page.get_by_role("heading", name="Thank you: your support is confirmed")).to_be_visible()
-    expect(page.locator("main")).to_contain_text(f"counts for {country_name}")
+    expect(page.locator("main")).to_contain_text(f"counted for this member state: {country_name}")
 
 
 def test_part_b_with_javascript_fields_change_in_place(live_server: LiveServer, page: Page) -> None:

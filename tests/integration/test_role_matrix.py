@@ -53,6 +53,7 @@ PARAMS: dict[str, Param] = {
     "user_id": Param(lambda rows: rows.account.id, scoped=False),
     "country": Param(lambda rows: "DE", scoped=False),
     "code": Param(lambda rows: "DE", scoped=False),
+    "locale": Param(lambda rows: "de", scoped=False),
 }
 """URL parameter name -> a value. A new parameter name needs a line here (and a row in `_rows` if it is an id)."""
 

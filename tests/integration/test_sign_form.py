@@ -129,7 +129,7 @@ def test_draft_initiative_is_not_found(client, db):  # type: ignore[no-untyped-d
 def test_not_started_yet(client, db):  # type: ignore[no-untyped-def]
     start = utctoday() + timedelta(days=3)
     initiative, _ = make_initiative(start=start)
-    _refused(client, initiative.slug, 403, f"starts on {start.isoformat()}")
+    _refused(client, initiative.slug, 403, f"starts on {start:%B} {start.day}, {start.year}")  # in words, in English
     assert client.get(f"/i/{initiative.slug}").status_code == 200
     assert _statements(db) == 0
 
@@ -421,7 +421,7 @@ def test_part_b_errors_beside_their_fields_and_values_kept(client, db):  # type:
         pytest.param(
             part_a(country="FR", residence_country="FR", date_of_birth="2015-01-01"),
             "date_of_birth",
-            "Citizens of France can sign from the age of 18",  # the country by its name, not its code
+            "Citizens of this member state (France) can sign from the age of 18",  # the country by name, not code
             id="too-young",
         ),
         pytest.param(_in_boxes(part_a(), "25", "3", "90"), "date_of_birth", "Year must include 4 numbers", id="year"),

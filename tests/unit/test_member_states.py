@@ -136,3 +136,14 @@ def test_residence_countries_are_countries_not_regions() -> None:
         assert is_country(code), code
     for code in ("ZZ", "EU", "UN", "QO", "de", "D", ""):
         assert not is_country(code), code
+
+
+def test_country_lists_sort_as_their_readers_expect() -> None:
+    """Accents aside, and letters of their own beside their base letter (a Polish list: Łotwa near Litwa)."""
+    from app.eci.countries import residence_countries
+
+    polish = [name for _code, name in residence_countries("pl")]
+    assert polish.index("Litwa") < polish.index("Łotwa") < polish.index("Macedonia Północna")
+    assert polish.index("Słowacja") < polish.index("Szwecja")
+    german = [name for _code, name in residence_countries("de")]
+    assert german.index("Oman") < german.index("Österreich") < german.index("Pakistan")

@@ -356,14 +356,18 @@ def test_residence_not_a_country(residence: str) -> None:
     ("country", "birth", "problem"),
     [
         ("DE", date(2009, 6, 15), None),  # 16 today: old enough in Germany
-        ("DE", date(2009, 6, 16), "Citizens of DE can sign from the age of 16"),  # 16 tomorrow
+        ("DE", date(2009, 6, 16), "Citizens of this member state (DE) can sign from the age of 16"),  # 16 tomorrow
         ("FI", date(2009, 6, 15), None),
         ("GR", date(2008, 6, 15), None),  # 17 in Greece
-        ("GR", date(2008, 6, 16), "Citizens of GR can sign from the age of 17"),
+        ("GR", date(2008, 6, 16), "Citizens of this member state (GR) can sign from the age of 17"),
         ("FR", date(2007, 6, 15), None),
-        ("FR", date(2008, 6, 15), "Citizens of FR can sign from the age of 18"),  # 17 is too young in France
-        ("IE", date(2015, 1, 1), "Citizens of IE can sign from the age of 18"),
-        ("DE", date(2025, 6, 15), "Citizens of DE can sign from the age of 16"),  # born today
+        (
+            "FR",
+            date(2008, 6, 15),
+            "Citizens of this member state (FR) can sign from the age of 18",
+        ),  # 17 is too young in France
+        ("IE", date(2015, 1, 1), "Citizens of this member state (IE) can sign from the age of 18"),
+        ("DE", date(2025, 6, 15), "Citizens of this member state (DE) can sign from the age of 16"),  # born today
         ("DE", date(2025, 6, 16), "Date of birth must be in the past"),
         ("DE", date(2030, 1, 1), "Date of birth must be in the past"),
         ("DE", date(1900, 1, 1), None),
@@ -377,7 +381,9 @@ def test_age_by_date_of_birth(country: str, birth: date, problem: str | None) ->
 
 def test_too_young_names_the_country_and_age_in_its_parameters() -> None:
     [problem] = check(part_a(country="FR", date_of_birth="2010-01-01")).errors.values()
-    assert problem == Problem("Citizens of %(country)s can sign from the age of %(age)d", {"country": "FR", "age": 18})
+    assert problem == Problem(
+        "Citizens of this member state (%(country)s) can sign from the age of %(age)d", {"country": "FR", "age": 18}
+    )
 
 
 @pytest.mark.parametrize(
@@ -392,15 +398,15 @@ def test_age_is_judged_on_the_day_given(today: date, old_enough: bool) -> None:
 @pytest.mark.parametrize(
     ("country", "birth", "problem"),
     [
-        ("PL", date(2015, 6, 15), "Citizens of PL can sign from the age of 18"),  # ten years old
-        ("PL", date(2007, 6, 16), "Citizens of PL can sign from the age of 18"),  # 18 tomorrow
+        ("PL", date(2015, 6, 15), "Citizens of this member state (PL) can sign from the age of 18"),  # ten years old
+        ("PL", date(2007, 6, 16), "Citizens of this member state (PL) can sign from the age of 18"),  # 18 tomorrow
         ("PL", date(2007, 6, 15), None),  # 18 today
         ("PL", date(1944, 5, 14), None),
-        ("BE", date(2009, 6, 16), "Citizens of BE can sign from the age of 16"),
+        ("BE", date(2009, 6, 16), "Citizens of this member state (BE) can sign from the age of 16"),
         ("BE", date(2009, 6, 15), None),
-        ("EE", date(2010, 1, 1), "Citizens of EE can sign from the age of 16"),
+        ("EE", date(2010, 1, 1), "Citizens of this member state (EE) can sign from the age of 16"),
         ("EE", date(2009, 6, 15), None),
-        ("RO", date(2008, 1, 1), "Citizens of RO can sign from the age of 18"),
+        ("RO", date(2008, 1, 1), "Citizens of this member state (RO) can sign from the age of 18"),
         ("RO", date(2007, 6, 1), None),
     ],
 )
@@ -644,7 +650,7 @@ def test_three_boxes(day: str, month: str, year: str, birth: date) -> None:
         ("2.5", "3", "1990", "Date of birth must be a real date, in numbers"),
         ("25", "3", "1899", "Date of birth must be after 1900"),
         ("16", "6", "2025", "Date of birth must be in the past"),
-        ("16", "6", "2009", "Citizens of DE can sign from the age of 16"),
+        ("16", "6", "2009", "Citizens of this member state (DE) can sign from the age of 16"),
     ],
 )
 def test_three_boxes_wrong(day: str, month: str, year: str, message: str) -> None:
