@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bench import export, load, signing
+from bench import export, load, proof_of_work, signing
 from tests.support import postgres
 
 
 def main() -> None:
     signing.main(["--signers", "300"])
+    proof_of_work.main(["--forms", "20", "--seconds", "60"])
     if not postgres.available():
         print("bench: PostgreSQL 15 is not installed (make system-deps): skipping the load benchmark")
         export.main(["--statements", "100000"])
