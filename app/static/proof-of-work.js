@@ -65,10 +65,10 @@
   var state = "solving";  // then "solved" or "failed"; either way the form may go
   var waiting = null;     // {submitter}: Sign was pressed while still solving
 
+  // The status line is a live region from the start (role="status"), empty until there is something to say:
+  // screen readers announce a change of its text, not an element that appears.
   function say(text) {
-    if (!status) { return; }
-    status.textContent = text || "";
-    status.hidden = !text;
+    if (status) { status.textContent = text || ""; }
   }
 
   function finish(found) {

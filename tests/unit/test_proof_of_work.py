@@ -146,3 +146,16 @@ NETWORKS = [
 @pytest.mark.parametrize(("address", "network"), NETWORKS)
 def test_network_key(address: str | None, network: str) -> None:
     assert network_key(address) == network
+
+
+def test_the_difficulty_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from config import MissingSecret, load_config
+
+    monkeypatch.setenv("QUORUM_INSTANCE", str(tmp_path))
+    monkeypatch.delenv("CAPTCHA_MAX_NUMBER", raising=False)
+    assert load_config("development").CAPTCHA_MAX_NUMBER == 100_000
+    monkeypatch.setenv("CAPTCHA_MAX_NUMBER", "250000")
+    assert load_config("development").CAPTCHA_MAX_NUMBER == 250_000
+    monkeypatch.setenv("CAPTCHA_MAX_NUMBER", "0")
+    with pytest.raises(MissingSecret, match="CAPTCHA_MAX_NUMBER"):
+        load_config("development")
