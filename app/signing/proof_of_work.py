@@ -32,6 +32,7 @@ import altcha
 from limits import parse
 
 from ..database import insert_unless_conflict
+from ..eci.signer import N_, Problem
 from ..extensions import limiter
 from ..models import SpentChallenge
 
@@ -190,3 +191,20 @@ def take_unsolved(network: str) -> int | None:
         return None
     reset = limiter.limiter.get_window_stats(UNSOLVED_LIMIT, UNSOLVED_SCOPE, network).reset_time
     return max(1, math.ceil(reset - time.time()))
+
+
+REFUSED = N_(
+    "Your browser did not finish the automatic check against robots (it needs JavaScript), and your network has "
+    "sent as many statements without it as an hour allows. Turn on JavaScript and press Sign again (what you typed "
+    "is kept), or try again in %(num)d minute."
+)
+REFUSED_PLURAL = N_(
+    "Your browser did not finish the automatic check against robots (it needs JavaScript), and your network has "
+    "sent as many statements without it as an hour allows. Turn on JavaScript and press Sign again (what you typed "
+    "is kept), or try again in %(num)d minutes."
+)
+
+
+def refusal(wait_seconds: int) -> Problem:
+    """What the 4th statement without a proof of work is told, beside the Sign button and in the error summary."""
+    return Problem(REFUSED, {"num": math.ceil(wait_seconds / 60)}, REFUSED_PLURAL)

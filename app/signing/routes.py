@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
@@ -11,7 +9,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..eci.fingerprint import network_fingerprint
-from ..eci.signer import N_, Problem, validate
+from ..eci.signer import validate
 from ..errors import render_error
 from ..extensions import limiter
 from ..initiatives import find_initiative, progress
@@ -101,20 +99,6 @@ def _render_form(initiative: Initiative, values: object, problems: object = None
     return render_template("signing/sign.html", initiative=initiative, page=page, proof_of_work=challenge), status
 
 
-UNSOLVED_REFUSED = Problem(
-    N_(
-        "Your browser did not finish the automatic check against robots (it needs JavaScript), and your network "
-        "has sent as many statements without it as an hour allows. Turn on JavaScript and press Sign again (what "
-        "you typed is kept), or try again in %(num)d minute."
-    ),
-    plural=N_(
-        "Your browser did not finish the automatic check against robots (it needs JavaScript), and your network "
-        "has sent as many statements without it as an hour allows. Turn on JavaScript and press Sign again (what "
-        "you typed is kept), or try again in %(num)d minutes."
-    ),
-)
-
-
 def _unsolved_refusal(initiative: Initiative) -> ResponseReturnValue | None:
     """Without a valid proof of work a network gets 3 statements an hour (CONTRACT.md, CAPTCHA_ENABLED); the 4th
     gets its form back as typed, with a fresh challenge, a 429 and Retry-After."""
@@ -127,7 +111,7 @@ def _unsolved_refusal(initiative: Initiative) -> ResponseReturnValue | None:
     wait = proof_of_work.take_unsolved(proof_of_work.network_key(request.remote_addr))
     if wait is None:
         return None
-    problem = Problem(UNSOLVED_REFUSED.message, {"num": math.ceil(wait / 60)}, UNSOLVED_REFUSED.plural)
+    problem = proof_of_work.refusal(wait)
     response = make_response(_render_form(initiative, request.form, {"proof_of_work": problem}, 429))
     response.headers["Retry-After"] = str(wait)
     return response

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import altcha
 import pytest
 
-from app.signing.proof_of_work import ProofOfWork, Verdict, network_key
+from app.signing.proof_of_work import ProofOfWork, Verdict, network_key, refusal
 
 from ..support.solver import payload, solve
 
@@ -159,3 +159,18 @@ def test_the_difficulty_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CAPTCHA_MAX_NUMBER", "0")
     with pytest.raises(MissingSecret, match="CAPTCHA_MAX_NUMBER"):
         load_config("development")
+
+
+@pytest.mark.parametrize(
+    ("wait", "ending"), [(1, "in 1 minute."), (60, "in 1 minute."), (61, "in 2 minutes."), (3600, "in 60 minutes.")]
+)
+def test_the_refusal_says_how_long_to_wait_in_whole_minutes(wait: int, ending: str) -> None:
+    def gettext(message: str, **params: object) -> str:
+        return message % params
+
+    def ngettext(singular: str, plural: str, num: int, **params: object) -> str:
+        return (singular if num == 1 else plural) % {"num": num, **params}
+
+    text = refusal(wait).text(gettext, ngettext)
+    assert text.startswith("Your browser did not finish the automatic check against robots")
+    assert text.endswith(ending)
