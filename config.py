@@ -96,6 +96,11 @@ class Config:
         # per staff account, whatever the address: NIST SP 800-63B 5.2.2 allows at most 100 failed attempts
         self.LOGIN_ACCOUNT_RATE_LIMIT = _env("LOGIN_ACCOUNT_RATE_LIMIT", "10 per minute; 100 per day")
         self.CAPTCHA_ENABLED = _flag("CAPTCHA_ENABLED", self.captcha_default)
+        # the proof of work's difficulty: the browser tries half this many SHA-256 hashes on average
+        # (docs/decisions/010-proof-of-work.md has the measured times)
+        self.CAPTCHA_MAX_NUMBER = int(_env("CAPTCHA_MAX_NUMBER", "100000"))
+        if self.CAPTCHA_MAX_NUMBER < 1:
+            raise MissingSecret("CAPTCHA_MAX_NUMBER must be a whole number of at least 1")
         self.EMAIL_CHECK_DELIVERABILITY = _flag("EMAIL_CHECK_DELIVERABILITY", "0")
         self.MAX_EMAILS_PER_STATEMENT = 5
         self.MAX_SIGNERS_PER_EMAIL = 2  # a household, as the UK Parliament petitions service allows

@@ -113,13 +113,15 @@ def register_blueprints(app: Flask) -> None:
 
 def register_services(app: Flask) -> None:
     """What the services take as values, made once: the lifecycle's keys and limits, the key sealing second-factor
-    secrets, and links under BASE_URL."""
+    secrets, the sign form's proof of work, and links under BASE_URL."""
     from .admin.second_factor import SecretSeal
     from .links import init_links
+    from .signing.proof_of_work import ProofOfWork
     from .statements.policy import Policy
 
     app.extensions["quorum.policy"] = Policy.from_config(app.config)
     app.extensions["quorum.second_factor_seal"] = SecretSeal.from_secret_key(str(app.config["SECRET_KEY"]))
+    app.extensions["quorum.proof_of_work"] = ProofOfWork.from_config(app.config)
     init_links(app)
 
 

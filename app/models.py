@@ -392,3 +392,13 @@ class MailAllowance(db.Model):
     email_fingerprint: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     sent: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+
+
+class SpentChallenge(db.Model):
+    """A sign form's proof-of-work challenge that has signed a statement: kept until it expires, so that one answer
+    signs once (app/signing/proof_of_work.py). Only the challenge's hash and expiry: nothing about who sent it."""
+
+    __tablename__ = "spent_challenge"
+
+    challenge: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

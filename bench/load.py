@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "DATABASE_URL": url,
             "BASE_URL": base,
             "RATELIMIT_ENABLED": "0",
+            "CAPTCHA_ENABLED": "0",
         }
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(args.workers), "--bind",

@@ -9,6 +9,7 @@ Art. 19 and the Commission's data-protection guidance, question 16).
 - Subscriber addresses: when the owner unsubscribed; never-confirmed ones with their statement; all of them
   12 months after collection ended or the initiative was submitted or withdrawn, whichever came first.
 - Outbox rows delivered or given up more than 30 days ago (their address and body are already scrubbed).
+- Spent proof-of-work challenges once they have expired (a replay is refused by their expiry alone then).
 
 Every deletion is one set-based DELETE per category and initiative. The per-country counters are left alone when an
 initiative's statements are destroyed: the campaign is over and the counters stay as its historical count, which
@@ -28,7 +29,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..database import forget_scrubbed
 from ..extensions import db
 from ..initiatives import add_months
-from ..models import Initiative, MailAllowance, OutboxMessage, OutboxStatus, PublicStatus, Statement, Subscriber, utcnow
+from ..models import (
+    Initiative,
+    MailAllowance,
+    OutboxMessage,
+    OutboxStatus,
+    PublicStatus,
+    SpentChallenge,
+    Statement,
+    Subscriber,
+    utcnow,
+)
 from ..statements import purge as destroy
 from ..statements.purge import waiting
 from .log import record
@@ -48,6 +59,7 @@ CATEGORIES: dict[str, str] = {
     "subscribers_unconfirmed": "subscriber addresses of unconfirmed statements",
     "outbox_messages": "delivered or failed outbox messages",
     "mail_allowances": "daily email counts of past days",
+    "spent_challenges": "expired proof-of-work challenges",
 }
 NO_INITIATIVE = ""
 
@@ -114,7 +126,7 @@ class PurgeReport:
 
 
 def _delete(
-    model: type[Subscriber] | type[OutboxMessage] | type[MailAllowance],
+    model: type[Subscriber] | type[OutboxMessage] | type[MailAllowance] | type[SpentChallenge],
     where: Sequence[ColumnElement[bool]],
     dry_run: bool,
 ) -> int:
@@ -219,6 +231,9 @@ def purge(
             NO_INITIATIVE,
             "outbox_messages",
             _delete(OutboxMessage, [*old_mail, OutboxMessage.initiative_id.is_(None)], dry_run),
+        )
+        report.add(
+            NO_INITIATIVE, "spent_challenges", _delete(SpentChallenge, [SpentChallenge.expires_at <= now], dry_run)
         )
 
     if not dry_run:

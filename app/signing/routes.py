@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -21,7 +21,7 @@ from ..sharing.routes import share_for
 from ..statements import lifecycle
 from ..statements.policy import LinkExpired, LinkInvalid, Policy
 from ..statements.rules import is_public
-from . import subscriptions
+from . import proof_of_work, subscriptions
 from .forms import SignPage, signing_rules
 
 blueprint = Blueprint("signing", __name__)
@@ -31,6 +31,10 @@ SENT_TO_SALT = "quorum.signing.sent-to"
 
 def policy() -> Policy:
     return current_app.extensions["quorum.policy"]  # type: ignore[no-any-return]
+
+
+def _proof_of_work() -> proof_of_work.ProofOfWork:
+    return current_app.extensions["quorum.proof_of_work"]  # type: ignore[no-any-return]
 
 
 def _sign_limit() -> str:
@@ -107,7 +111,27 @@ def _closed(closed: lifecycle.SigningClosed, initiative: Initiative | None) -> R
 
 def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
     page = SignPage(initiative, signing_rules(initiative), values or {}, current_language(), problems or {})  # type: ignore[arg-type]
-    return render_template("signing/sign.html", initiative=initiative, page=page), status
+    work = _proof_of_work()
+    challenge = work.challenge(utcnow()) if work.enabled else None
+    return render_template("signing/sign.html", initiative=initiative, page=page, proof_of_work=challenge), status
+
+
+def _unsolved_refusal(initiative: Initiative) -> ResponseReturnValue | None:
+    """Without a valid proof of work a network gets 3 statements an hour (CONTRACT.md, CAPTCHA_ENABLED); the 4th
+    gets its form back as typed, with a fresh challenge, a 429 and Retry-After."""
+    work = _proof_of_work()
+    if not work.enabled:
+        return None
+    answer = work.check(request.form.get(proof_of_work.FIELD), utcnow())
+    if proof_of_work.spend(answer) is proof_of_work.Verdict.SOLVED:
+        return None
+    wait = proof_of_work.take_unsolved(proof_of_work.network_key(request.remote_addr))
+    if wait is None:
+        return None
+    problem = proof_of_work.refusal(wait)
+    response = make_response(_render_form(initiative, request.form, {"proof_of_work": problem}, 429))
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @blueprint.get("/i/<slug>/sign")
@@ -152,6 +176,9 @@ def sign_submit(slug: str) -> ResponseReturnValue:
     )
     if checked.signer is None:
         return _render_form(initiative, request.form, checked.errors, 422)
+    refused = _unsolved_refusal(initiative)
+    if refused is not None:
+        return refused
     rules = policy()
     lifecycle.submit(
         initiative,
