@@ -97,6 +97,8 @@ class Config:
         # How many reverse proxies (load balancers) stand in front and set X-Forwarded-For/-Proto: 0 trusts none, so
         # a client cannot forge its address; behind one load balancer set 1, or every client shares one rate limit.
         self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+        # signed audit heads, appended where the database cannot change them (app/audit/heads.py)
+        self.AUDIT_HEADS_DIR = _env("AUDIT_HEADS_DIR", str(instance / "audit-heads"))
         self.STAFF_SESSION_IDLE_SECONDS = int(_env("STAFF_SESSION_IDLE_SECONDS", "1800"))
         self.ARGON2_PARAMS: dict[str, int] = {}
         self.BABEL_DEFAULT_LOCALE = "en"

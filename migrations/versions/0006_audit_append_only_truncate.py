@@ -1,0 +1,37 @@
+"""The audit log: a BEFORE TRUNCATE trigger beside the row triggers (TRUNCATE fires no row trigger), and an index to
+page an initiative's entries by id.
+
+The app's own database role gets INSERT and SELECT on audit_entry only (scripts/database-app-role.sql, README
+"Deployment"); the owner, who runs the migrations, could still switch the triggers off, which the signed heads show.
+
+Revision ID: 0006
+Revises: 0004
+Create Date: 2026-11-30 08:00:00.000000
+
+"""
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0006'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_initiative_id', ['initiative_id', 'id'], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # the function of 0001 raises 'audit_entry is append-only: TRUNCATE refused'
+        op.execute("""
+            CREATE TRIGGER audit_entry_no_truncate BEFORE TRUNCATE ON audit_entry
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_append_only();
+        """)
+
+
+def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_entry_no_truncate ON audit_entry")
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_initiative_id')
