@@ -4,18 +4,19 @@ download it as CSV or JSON, and see whether the hash chain verifies."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
-from ..audit.actions import action_choices
-from ..audit.browse import AuditFilter, entries, search
+from ..audit.actions import action_choices, action_labels
+from ..audit.browse import DOWNLOAD_BATCH, AuditFilter, batch_after, search
 from ..audit.checkpoint import page_status
-from ..audit.downloads import csv_lines, json_chunks
+from ..audit.downloads import JSON_END, csv_rows, csv_start, json_rows, json_start
 from ..audit.heads import heads_file
 from ..audit.log import record
 from ..exports.keys import instance_name, instance_verify_key
@@ -129,15 +130,33 @@ def _download(kind: str) -> Response:
     now = utcnow()
     scope = asked.selected.strip("_") or "all"
     name = f"audit-log-{scope}-{now.strftime('%Y%m%dT%H%M%SZ')}.{kind}"
-    rows = entries(asked.wanted)
+    labels = action_labels()
+    wanted = asked.wanted
     if kind == "csv":
-        body = csv_lines(rows)
-        mimetype = "text/csv"
+        start, end, mimetype = csv_start(), "", "text/csv"
     else:
         about = {"instance": instance_name(), "exported_at": now.isoformat(timespec="seconds") + "Z"}
-        body = json_chunks(rows, {**about, "exported_by": actor(), "filter": described})
-        mimetype = "application/json"
-    response = Response(stream_with_context(body), mimetype=mimetype)
+        start = json_start({**about, "exported_by": actor(), "filter": described})
+        end, mimetype = JSON_END, "application/json"
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def body() -> Iterator[str]:
+        """Written after the request ended (and committed the download's entry): each batch is read and written in
+        an app context of its own, never held open across a `yield`."""
+        yield start
+        after, first = 0, True
+        while True:
+            with app.app_context():
+                rows = batch_after(wanted, after, DOWNLOAD_BATCH)
+                text = csv_rows(rows, labels) if kind == "csv" else json_rows(rows, labels, first)
+            if text:
+                yield text
+            if len(rows) < DOWNLOAD_BATCH:
+                break
+            after, first = rows[-1].entry.id, False
+        yield end
+
+    response = Response(body(), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -46,6 +46,11 @@ def action_label(code: str) -> str:
     return str(label) if label is not None else code
 
 
+def action_labels() -> dict[str, str]:
+    """Every readable name in the reader's language, resolved now (a download is written after its request ended)."""
+    return {code: str(label) for code, label in ACTIONS.items()}
+
+
 def action_choices() -> list[tuple[str, str]]:
     """(code, readable name) for the page's filter, by name: from this table, not a scan of the whole log."""
     return sorted(((code, str(label)) for code, label in ACTIONS.items()), key=lambda pair: pair[1].lower())

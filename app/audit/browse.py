@@ -4,7 +4,7 @@ every matching entry for a download."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from .actions import action_label
 
 PER_PAGE = 50
 COUNT_CAP = 1000
+DOWNLOAD_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -138,21 +139,14 @@ def search(wanted: AuditFilter, before: int | None = None, after: int | None = N
     )
 
 
-def entries(wanted: AuditFilter, batch: int = 1000) -> Iterator[Row]:
-    """Every matching entry, oldest first, read in batches by id (a download of a million entries holds one batch
-    in memory and no cursor open while the client reads)."""
-    where = wanted.conditions()
-    last = 0
-    while True:
-        found = db.session.execute(
-            sa.select(AuditEntry, Initiative.slug)
-            .outerjoin(Initiative, Initiative.id == AuditEntry.initiative_id)
-            .where(*where, AuditEntry.id > last)
-            .order_by(AuditEntry.id)
-            .limit(batch)
-        ).all()
-        for entry, slug in found:
-            yield Row(entry, slug)
-        if len(found) < batch:
-            return
-        last = found[-1][0].id
+def batch_after(wanted: AuditFilter, after: int, size: int = DOWNLOAD_BATCH) -> list[Row]:
+    """The next `size` matching entries after entry `after`, oldest first: a download reads the log batch by batch,
+    with no cursor held open while the client reads."""
+    found = db.session.execute(
+        sa.select(AuditEntry, Initiative.slug)
+        .outerjoin(Initiative, Initiative.id == AuditEntry.initiative_id)
+        .where(*wanted.conditions(), AuditEntry.id > after)
+        .order_by(AuditEntry.id)
+        .limit(size)
+    )
+    return [Row(entry, slug) for entry, slug in found]

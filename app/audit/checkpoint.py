@@ -49,6 +49,8 @@ def page_status(heads_path: Path | None, trusted: Collection[bytes]) -> ChainRep
     head = newest_head(heads_path) if heads_path is not None else None
     if head is not None and heads_path is not None and head.signed_by(trusted):
         checkpoints.append(Checkpoint(head.entry_id, head.entry_hash, source_of(head, heads_path)))
-    report = verify_chain(checkpoints=checkpoints, start=stored_checkpoint())
-    store_checkpoint(report)
+    start = stored_checkpoint()
+    report = verify_chain(checkpoints=checkpoints, start=start)
+    if start is None or report.head_id != start.entry_id:
+        store_checkpoint(report)
     return report

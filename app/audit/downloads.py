@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -46,13 +46,13 @@ def _time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds") + "Z"
 
 
-def _fields(row: Row) -> dict[str, Any]:
+def _fields(row: Row, labels: Mapping[str, str]) -> dict[str, Any]:
     entry = row.entry
     return {
         "id": entry.id,
         "created_at": _time(entry.created_at),
         "actor": entry.actor,
-        "action": row.action_label,
+        "action": labels.get(entry.action, entry.action),
         "action_code": entry.action,
         "initiative": row.initiative_slug,
         "target": entry.target,
@@ -63,28 +63,39 @@ def _fields(row: Row) -> dict[str, Any]:
     }
 
 
-def csv_lines(rows: Iterable[Row]) -> Iterator[str]:
-    """A header, then one line per entry (RFC 4180 quoting, CRLF line ends)."""
+def csv_start() -> str:
+    return _csv_line(CSV_COLUMNS)
+
+
+def _csv_line(cells: Iterable[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue()
+    csv.writer(buffer).writerow(cells)  # RFC 4180 quoting, CRLF line ends
+    return buffer.getvalue()
+
+
+def csv_rows(rows: Iterable[Row], labels: Mapping[str, str]) -> str:
+    """One line per entry, every cell safe for a spreadsheet."""
+    lines: list[str] = []
     for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        fields = _fields(row)
+        fields = _fields(row, labels)
         fields["initiative"] = fields["initiative"] or ""
         fields["details"] = json.dumps(fields["details"], ensure_ascii=False, sort_keys=True) if row.details else ""
-        writer.writerow([spreadsheet_safe(str(fields[name])) for name in CSV_COLUMNS])
-        yield buffer.getvalue()
+        lines.append(_csv_line(spreadsheet_safe(str(fields[name])) for name in CSV_COLUMNS))
+    return "".join(lines)
 
 
-def json_chunks(rows: Iterable[Row], about: dict[str, Any]) -> Iterator[str]:
-    """One JSON object: `format`, what was asked for (`about`), then `entries`, written as the rows come."""
+def json_start(about: dict[str, Any]) -> str:
+    """The object's opening: `format`, what was asked for (`about`), and the start of `entries`."""
     head = json.dumps({"format": FORMAT, **about}, ensure_ascii=False, indent=1)
-    yield head[: head.rindex("}")].rstrip() + ',\n "entries": ['
-    separator = "\n  "
-    for row in rows:
-        yield separator + json.dumps(_fields(row), ensure_ascii=False)
-        separator = ",\n  "
-    yield "\n ]\n}\n"
+    return head[: head.rindex("}")].rstrip() + ',\n "entries": ['
+
+
+def json_rows(rows: Iterable[Row], labels: Mapping[str, str], first: bool) -> str:
+    """The entries of one batch; `first` for the batch that opens the list (no comma before it)."""
+    items = [json.dumps(_fields(row, labels), ensure_ascii=False) for row in rows]
+    if not items:
+        return ""
+    return ("\n  " if first else ",\n  ") + ",\n  ".join(items)
+
+
+JSON_END = "\n ]\n}\n"

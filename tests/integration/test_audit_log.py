@@ -444,3 +444,35 @@ def test_the_triggers_refuse_even_the_owner(app, db, database_owner):  # type: i
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), database_owner.begin() as connection:
             connection.exec_driver_sql(statement)
     assert verify_chain().entries == 2
+
+
+@postgres_only
+def test_the_upgrade_closes_the_gaps_a_sequence_left(app, pg_cluster):  # type: ignore[no-untyped-def]
+    """Before revision 0006 a rolled-back transaction left a gap in PostgreSQL's sequence; the upgrade renumbers the
+    entries in order, and the chain (which does not cover ids) still verifies."""
+    from flask_migrate import downgrade, upgrade
+
+    from app import create_app
+    from config import TestingConfig
+
+    url = pg_cluster.create_database("quorum_gaps")
+    legacy = create_app(TestingConfig(), SQLALCHEMY_DATABASE_URI=url)
+    with legacy.app_context():
+        upgrade(revision="0004")
+        prev, rows = GENESIS, []
+        for entry_id in (1, 2, 5, 9):
+            created = utcnow()
+            digest = entry_digest(prev, created, "ada@example.org", "test.old", None, "", "", "{}")
+            rows.append({"id": entry_id, "created_at": created, "actor": "ada@example.org", "action": "test.old"})
+            rows[-1].update(initiative_id=None, target="", reason="", details="{}", prev_hash=prev, entry_hash=digest)
+            prev = digest
+        _db.session.execute(AuditEntry.__table__.insert(), rows)
+        _db.session.commit()
+        upgrade()
+        assert list(_db.session.scalars(sa.select(AuditEntry.id).order_by(AuditEntry.id))) == [1, 2, 3, 4]
+        report = verify_chain()
+        assert report.intact and report.head_hash == prev
+        _db.session.rollback()
+        downgrade(revision="0004")  # and back down
+        _db.session.remove()
+        _db.engine.dispose()

@@ -290,6 +290,23 @@ def test_json_download_keeps_raw_values(app, db, client):  # type: ignore[no-unt
     assert empty["entries"] == []
 
 
+def test_downloads_come_in_batches(app, db, client, monkeypatch):  # type: ignore[no-untyped-def]
+    from app.admin import audit_views
+
+    monkeypatch.setattr(audit_views, "DOWNLOAD_BATCH", 2)
+    for i in range(5):
+        record("ada@example.org", "test.step", target=f"row {i}")
+    db.session.commit()
+    _admin(client, db)
+    rows = _csv_rows(client.get("/admin/audit.csv?action=test.step"))
+    assert [r["target"] for r in rows] == [f"row {i}" for i in range(5)]
+    for wanted in ("test.step", "nothing"):  # 5 entries in batches of 2 (2 + 2 + 1), and none
+        data = json.loads(client.get(f"/admin/audit.json?action={wanted}").get_data(as_text=True))
+        assert [e["target"] for e in data["entries"]] == ([f"row {i}" for i in range(5)] if wanted != "nothing" else [])
+    monkeypatch.setattr(audit_views, "DOWNLOAD_BATCH", 5)  # a last batch that is exactly full
+    assert len(_csv_rows(client.get("/admin/audit.csv?action=test.step"))) == 5
+
+
 def test_downloads_are_in_the_log(app, db, client):  # type: ignore[no-untyped-def]
     mine, _ = make_initiative("mine")
     record("ada@example.org", "test.step")
