@@ -111,6 +111,8 @@ class Config:
         # How many reverse proxies (load balancers) stand in front and set X-Forwarded-For/-Proto: 0 trusts none, so
         # a client cannot forge its address; behind one load balancer set 1, or every client shares one rate limit.
         self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+        # signed audit heads, appended where the database cannot change them (app/audit/heads.py)
+        self.AUDIT_HEADS_DIR = _env("AUDIT_HEADS_DIR", str(instance / "audit-heads"))
         # OWASP ASVS 4.0 3.3.2 (level 2): signed in again after 30 idle minutes, and after 12 hours whatever happens
         self.STAFF_SESSION_IDLE_SECONDS = int(_env("STAFF_SESSION_IDLE_SECONDS", "1800"))
         self.STAFF_SESSION_MAX_SECONDS = int(_env("STAFF_SESSION_MAX_SECONDS", "43200"))

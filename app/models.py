@@ -319,7 +319,9 @@ class InstanceSetting(db.Model):
 
 
 class AuditEntry(db.Model):
-    """One staff action; each entry carries the hash of the previous one. Never updated, never deleted."""
+    """One staff action; each entry carries the hash of the previous one, and the id after the previous one's.
+    Never updated, never deleted (on PostgreSQL the app's role may only insert and read, and triggers refuse the
+    rest)."""
 
     __tablename__ = "audit_entry"
 
@@ -336,7 +338,10 @@ class AuditEntry(db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
-    __table_args__ = (sa.Index("ix_audit_initiative_created", "initiative_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_initiative_created", "initiative_id", "created_at"),
+        sa.Index("ix_audit_initiative_id", "initiative_id", "id"),  # an initiative's entries, paged by id
+    )
 
 
 class Quarantine(db.Model):

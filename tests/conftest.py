@@ -94,27 +94,59 @@ def _migrate(url: str) -> None:
         _db.engine.dispose()
 
 
+_owner_urls: dict[str, str] = {}
+"""On PostgreSQL the app connects as `quorum_app`; the owner, who ran the migrations, empties the tables."""
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
-    """The database URL of this run, migrated once per session."""
+    """The database URL of this run, migrated once per session. On PostgreSQL as in production (README): migrated by
+    the owner, then used by the app's own role, which may only append to and read the audit log."""
     name = request.param
     if name not in _migrated:
         if name == "sqlite":
             url = f"sqlite:///{_INSTANCE / 'test.db'}"
+            _migrate(url)
         else:
-            url = request.getfixturevalue("pg_cluster").create_database("quorum_test")
-        _migrate(url)
+            cluster = request.getfixturevalue("pg_cluster")
+            owner_url, url = cluster.create_app_database("quorum_test")
+            _migrate(owner_url)
+            cluster.grant_app_role("quorum_test")
+            _owner_urls[url] = owner_url
         _migrated[name] = url
     elif name == "postgresql":
         request.getfixturevalue("pg_cluster")
     return _migrated[name]
 
 
+def owner_engine(app_url: str) -> sa.Engine:
+    """The database as its owner (PostgreSQL): no pool, so no idle connection of its own holds a lock."""
+    return sa.create_engine(_owner_urls[app_url], poolclass=sa.pool.NullPool)
+
+
+@pytest.fixture
+def database_owner(app: Flask, backend: str) -> Iterator[sa.Engine]:
+    """Who can do anything to the database: on PostgreSQL its owner (not the app's role), on SQLite the app."""
+    if backend.startswith("sqlite"):
+        yield _db.engine
+        return
+    engine = owner_engine(backend)
+    yield engine
+    engine.dispose()
+
+
 def _empty_tables() -> None:
     tables = [t for t in reversed(_db.metadata.sorted_tables)]
     if _db.engine.dialect.name == "postgresql":
+        # the app's role may not TRUNCATE, and nobody may TRUNCATE the audit log while its trigger is on
         names = ", ".join(f'"{t.name}"' for t in tables)
-        _db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        engine = owner_engine(_db.engine.url.render_as_string(hide_password=False))
+        with engine.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+            connection.exec_driver_sql("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_truncate")
+            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            connection.exec_driver_sql("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_no_truncate")
+        engine.dispose()
     else:
         for table in tables:
             _db.session.execute(table.delete())
@@ -140,6 +172,7 @@ def app_factory(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  
             "SQLALCHEMY_DATABASE_URI": backend,
             "WTF_CSRF_ENABLED": False,
             "MAIL_DIR": str(tmp_path / "mail"),
+            "AUDIT_HEADS_DIR": str(tmp_path / "audit-heads"),
             "SERVER_NAME": None,
         }
         settings.update(overrides)

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from ..audit.heads import head_for_manifest
 from ..audit.log import record as audit
 from ..extensions import db
 from ..models import ExportRecord, Initiative, Quarantine, Statement, StatementStatus, utcnow
@@ -178,6 +179,7 @@ def build_manifest(
         "countries": countries,
         "totals": {"statements": sum(e["count"] for e in entries.values()), "countries": len(entries)},
         "quarantined": quarantined,
+        "audit_head": head_for_manifest(),  # the audit log's head, signed and kept outside the database
     }
 
 

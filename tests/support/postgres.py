@@ -1,4 +1,8 @@
-"""A throwaway PostgreSQL 15 cluster (initdb + pg_ctl) on loopback, run as `postgres` when we are root."""
+"""A throwaway PostgreSQL 15 cluster (initdb + pg_ctl) on loopback, run as `postgres` when we are root.
+
+`create_app_database` sets a database up as the README's production section does: owned by `quorum`, who runs the
+migrations, and used by the app as `quorum_app`, with the rights of scripts/database-app-role.sql only.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ import tempfile
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("QUORUM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+OWNER = "quorum"
+APP_ROLE = "quorum_app"
+APP_ROLE_SQL = Path(__file__).resolve().parents[2] / "scripts" / "database-app-role.sql"
 
 
 def available() -> bool:
@@ -60,15 +67,36 @@ class Cluster:
         self.stop()
         self.start()
 
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, user: str = "postgres") -> str:
+        return f"postgresql+psycopg://{user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
+    def _superuser(self):  # type: ignore[no-untyped-def]
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+        return psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True)
+
+    def create_database(self, name: str) -> str:
+        with self._superuser() as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def create_app_database(self, name: str) -> tuple[str, str]:
+        """A database owned by OWNER; returns the URLs of the owner (for migrations) and of the app's role. Run
+        `grant_app_role` after migrating."""
+        with self._superuser() as conn:
+            for role in (OWNER, APP_ROLE):
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                    conn.execute(f'CREATE ROLE "{role}" LOGIN')
+            conn.execute(f'CREATE DATABASE "{name}" OWNER "{OWNER}"')
+        return self.url(name, OWNER), self.url(name, APP_ROLE)
+
+    def grant_app_role(self, name: str) -> None:
+        """The README's script, run as the owner."""
+        import psycopg
+
+        dsn = f"host=127.0.0.1 port={self.port} user={OWNER} dbname={name}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(APP_ROLE_SQL.read_text(encoding="utf-8"))  # type: ignore[arg-type]
 
     def destroy(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
