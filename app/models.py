@@ -231,8 +231,9 @@ class Subscriber(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("initiative_id", "email_fingerprint", name="uq_subscriber_email"),
-        # an update's recipients in id order, and the dashboard's count of active ones, as range scans
-        sa.Index("ix_subscriber_initiative_active", "initiative_id", "active", "id"),
+        # an update's recipients in id order, and the dashboard's counts, as range scans of this index alone (the
+        # columns after the unique id change no order; they let every state be counted without reading rows)
+        sa.Index("ix_subscriber_initiative_active", "initiative_id", "active", "id", "unsubscribed_at", "bounced_at"),
     )
 
 

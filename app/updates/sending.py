@@ -356,25 +356,35 @@ def _write_next(update: SupporterUpdate, slots: list[datetime], writer: _Writer)
     for row, slot in zip(held, slots, strict=False):
         writer.write(row.id, row.email, row.locale, slot)
     slots = slots[len(held) :]
-    if not slots or update.enqueued_through >= (update.last_subscriber_id or 0):
-        return slots
-    rows = db.session.execute(
-        _recipients(update)
-        .where(Subscriber.id > update.enqueued_through, Subscriber.id <= (update.last_subscriber_id or 0))
-        .order_by(Subscriber.id)
-        .limit(len(slots))
-    ).all()
-    for row, slot in zip(rows, slots, strict=False):
-        writer.write(row.id, row.email, row.locale, slot)
+    last = update.last_subscriber_id or 0
+    rows: list[Any] = []
+    if slots and update.enqueued_through < last:
+        rows = list(
+            db.session.execute(
+                _recipients(update)
+                .where(Subscriber.id > update.enqueued_through, Subscriber.id <= last)
+                .order_by(Subscriber.id)
+                .limit(len(slots))
+            )
+        )
+        for row, slot in zip(rows, slots, strict=False):
+            writer.write(row.id, row.email, row.locale, slot)
     # fewer than asked: nobody else in range receives updates now, so this update has reached its last subscriber
-    through = rows[-1].id if len(rows) == len(slots) else (update.last_subscriber_id or 0)
+    through = rows[-1].id if rows and len(rows) == len(slots) else (last if slots else update.enqueued_through)
+    # still sending, and nobody else moved on meanwhile: else a pause (or another worker) came first, and what this
+    # round wrote is rolled back with it (on PostgreSQL the row lock makes a pause wait for this round, or this
+    # round for the pause)
     moved = db.session.execute(
         sa.update(SupporterUpdate)
-        .where(SupporterUpdate.id == update.id, SupporterUpdate.enqueued_through == update.enqueued_through)
+        .where(
+            SupporterUpdate.id == update.id,
+            SupporterUpdate.status == UpdateStatus.SENDING,
+            SupporterUpdate.enqueued_through == update.enqueued_through,
+        )
         .values(enqueued_through=through)
     ).rowcount
     if moved != 1:
-        raise RuntimeError("another worker wrote this update's messages at the same time; this round is undone")
+        raise RuntimeError("the update was paused, or written by another worker, during this round; round undone")
     return slots[len(rows) :]
 
 

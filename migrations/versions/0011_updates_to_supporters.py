@@ -72,7 +72,7 @@ def upgrade():
 
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
         batch_op.add_column(sa.Column('bounced_at', sa.DateTime(), nullable=True))
-        batch_op.create_index('ix_subscriber_initiative_active', ['initiative_id', 'active', 'id'], unique=False)
+        batch_op.create_index('ix_subscriber_initiative_active', ['initiative_id', 'active', 'id', 'unsubscribed_at', 'bounced_at'], unique=False)
 
 
 

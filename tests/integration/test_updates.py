@@ -434,6 +434,40 @@ def test_pause_holds_everything_and_resume_carries_on(mail_app, client, smtp, db
     assert json.loads(by_action["update.sent"].details) == {"update": update_id, "sent": 5, "failed": 0, "bounced": 0}
 
 
+def test_a_pause_during_a_worker_round_undoes_that_round(app_factory, mail_app, client, smtp, db, monkeypatch):  # type: ignore[no-untyped-def]
+    """The worker read "sending", then a staff member paused before the round committed: the messages that round
+    wrote must not go out."""
+    from app.models import Initiative
+    from app.updates import sending
+
+    initiative, _ = make_initiative()
+    _supporter(initiative, 1)
+    db.session.commit()
+    _organizer(db, client, initiative)
+    update_id = _new_update(client, initiative)
+    assert _send(client, initiative, update_id).status_code == 302
+    web = app_factory(SMTP_URL=smtp.url)  # another app server: its own connection to the database
+
+    def pause_meanwhile() -> bool:
+        with web.app_context():
+            other = db.session.get(SupporterUpdate, update_id)
+            sending.pause(db.session.get(Initiative, other.initiative_id), other, actor="someone", now=utcnow())
+            db.session.commit()
+        return True
+
+    monkeypatch.setattr(sending, "_take_turn", pause_meanwhile)
+    with pytest.raises(RuntimeError, match="paused"):
+        _round(mail_app, db, T)
+    db.session.rollback()
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.update_id == update_id)
+        )
+        == 0
+    )
+    assert db.session.get(SupporterUpdate, update_id).status == "paused"
+
+
 # --- test send, preview, editing ------------------------------------------------------------------------------------
 
 
@@ -696,3 +730,87 @@ def test_every_step_is_in_the_audit_log(mail_app, client, smtp, db):  # type: ig
     assert {e.target for e in entries} == {f"update {update_id}"}
     result = mail_app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+# --- the dashboard's subscriber counts ----------------------------------------------------------------------------
+
+SUBSCRIBER_STATES = {"active": 5, "pending": 3, "unsubscribed": 2, "bounced": 1}
+"""How many subscriber rows of each state the test writes: the expectation, written here."""
+
+
+def _write_subscribers(initiative_id: int, states: dict[str, int], offset: int = 0) -> None:
+    now = utcnow()
+    rows = []
+    for state, count in states.items():
+        for n in range(count):
+            left = state in ("unsubscribed", "bounced")
+            rows.append(
+                {
+                    "initiative_id": initiative_id,
+                    "email": "" if left else f"{state}{n}-{offset}@example.org",
+                    "email_fingerprint": f"{state}-{n}-{offset}".ljust(64, "0"),
+                    "active": state == "active",
+                    "created_at": now,
+                    "unsubscribed_at": now if left else None,
+                    "bounced_at": now if state == "bounced" else None,
+                }
+            )
+    db.session.execute(sa.insert(Subscriber), rows)
+    db.session.commit()
+
+
+def test_the_dashboard_counts_subscribers_without_reading_statements(client, db):  # type: ignore[no-untyped-def]
+    from app.dashboard import dashboard_data
+    from app.models import utctoday
+
+    initiative, _ = make_initiative()
+    other, _ = make_initiative("other-initiative")
+    slug, initiative_id = initiative.slug, initiative.id
+    _write_subscribers(initiative_id, SUBSCRIBER_STATES)
+    _write_subscribers(other.id, {"active": 7, "pending": 1}, offset=1)
+    db.session.remove()
+    initiative = db.session.get(type(initiative), initiative_id)
+    initiative.countries  # noqa: B018 (loaded before listening: the page's own queries are what is counted)
+
+    statements: list[str] = []
+
+    def listen(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        data = dashboard_data(initiative, utctoday())
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    counts = data.subscribers
+    assert (counts.active, counts.pending, counts.unsubscribed, counts.bounced) == tuple(SUBSCRIBER_STATES.values())
+    assert not [s for s in statements if re.search(r"\bFROM statement\b|\bJOIN statement\b", s)], statements
+    assert len([s for s in statements if "FROM subscriber" in s]) == 2
+
+    _organizer(db, client, initiative)
+    html = client.get(f"/admin/initiatives/{slug}/dashboard").get_data(as_text=True)
+    for state, count in SUBSCRIBER_STATES.items():
+        assert f'id="subscribers-{state}" data-value="{count}"' in html
+    assert f"/admin/initiatives/{slug}/updates" in html  # an organizer is shown the way to write
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_counts_and_the_recipients_are_range_scans_of_one_index(app, db):  # type: ignore[no-untyped-def]
+    """SQLite's plan: the active count and each batch of recipients read only the index (the million-subscriber
+    timings are in bench/subscribers.py)."""
+    from app.signing.subscriptions import receiving_updates
+
+    def plan(query: sa.Select) -> str:  # type: ignore[type-arg]
+        sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        return " ".join(row[3] for row in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}")))
+
+    count = sa.select(sa.func.count()).select_from(Subscriber).where(receiving_updates(1))
+    batch = (
+        sa.select(Subscriber.id)
+        .where(receiving_updates(1), Subscriber.id > 10, Subscriber.id <= 1000)
+        .order_by(Subscriber.id)
+        .limit(300)
+    )
+    assert "COVERING INDEX ix_subscriber_initiative_active" in plan(count)
+    assert "COVERING INDEX ix_subscriber_initiative_active" in plan(batch)
+    assert "TEMP B-TREE" not in plan(batch)  # in id order straight from the index, no sort
