@@ -9,7 +9,7 @@ from typing import Any
 
 from babel import Locale
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
@@ -220,7 +220,10 @@ def update_send(slug: str, update_id: int) -> BaseResponse | tuple[str, int]:
         )
     except writing.UpdateError as error:
         return _update_page(initiative, update, errors={"send": error}, status=409)
-    flash(_("Sending to %(n)s supporters has started.", n=f"{recipients:,}"), "ok")
+    flash(
+        ngettext("Sending to %(num)s supporter has started.", "Sending to %(num)s supporters has started.", recipients),
+        "ok",
+    )
     return redirect(url_for("admin.update", slug=slug, update_id=update.id))
 
 
@@ -233,7 +236,14 @@ def update_pause(slug: str, update_id: int) -> BaseResponse | tuple[str, int]:
         held = sending.pause(initiative, update, actor=actor(), now=utcnow())
     except writing.UpdateError as error:
         return _update_page(initiative, update, errors={"send": error}, status=409)
-    flash(_("Paused: nothing more goes out until you resume (%(n)s messages held).", n=held), "ok")
+    flash(
+        ngettext(
+            "Paused: nothing more goes out until you resume (%(num)d message held).",
+            "Paused: nothing more goes out until you resume (%(num)d messages held).",
+            held,
+        ),
+        "ok",
+    )
     return redirect(url_for("admin.update", slug=slug, update_id=update.id))
 
 

@@ -197,6 +197,8 @@ def test_an_update_reaches_confirmed_subscribers_only_in_their_language(mail_app
     page_html = client.get(f"/admin/initiatives/{initiative.slug}/updates/{update_id}").get_data(as_text=True)
     assert 'id="progress-sent" data-value="3"' in page_html
     assert 'id="progress-remaining" data-value="0"' in page_html
+    listing = client.get(f"/admin/initiatives/{initiative.slug}/updates").get_data(as_text=True)
+    assert re.search(rf'<tr data-update="{update_id}">.*?<td>sent</td>.*?<td class="num">3</td>', listing, re.S)
 
 
 def test_a_subscriber_who_confirms_after_the_start_gets_it_if_their_turn_has_not_come(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
