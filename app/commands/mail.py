@@ -31,7 +31,7 @@ def mail_send(loop: bool, interval: float) -> None:
             click.echo("mail: delivering the outbox; stop with Ctrl-C")
             run_forever(interval, echo=click.echo, should_stop=lambda: stopping["now"])
             return
-        enqueue_updates()
+        enqueue_updates(click.echo)
         report = deliver_due(echo=click.echo)
     except MailConfigError as error:
         fail(str(error))

@@ -254,19 +254,24 @@ def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> De
     return report
 
 
-def enqueue_updates() -> None:
+def enqueue_updates(echo: Callable[[str], None] = print) -> None:
     """The next messages of every update being sent, at UPDATES_PER_MINUTE, and the delivered ones counted: one
     unit of work before each delivery round (docs/decisions/011-updates-to-supporters.md)."""
     from ..links import links
     from ..updates.sending import send_due
 
-    with unit_of_work():
-        send_due(
-            now=utcnow(),
-            per_minute=current_app.config["UPDATES_PER_MINUTE"],
-            links=links(),
-            secret_key=current_app.config["SECRET_KEY"],
-        )
+    try:
+        with unit_of_work():
+            send_due(
+                now=utcnow(),
+                per_minute=current_app.config["UPDATES_PER_MINUTE"],
+                links=links(),
+                secret_key=current_app.config["SECRET_KEY"],
+            )
+    except sa.exc.OperationalError:
+        raise  # the database is away: the whole round waits it out
+    except Exception as error:  # noqa: BLE001 - an update must never hold up confirmation emails
+        echo(f"mail: writing updates failed ({type(error).__name__}); delivering the rest")
 
 
 def run_forever(
@@ -275,7 +280,7 @@ def run_forever(
     """`mail send --loop`: deliver, sleep, repeat; a database restart is waited out, not fatal."""
     while not should_stop():
         try:
-            enqueue_updates()
+            enqueue_updates(echo)
             report = deliver_due(echo=echo)
             if report.sent or report.retrying or report.failed or report.bounced:
                 echo(

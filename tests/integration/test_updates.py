@@ -394,6 +394,23 @@ def test_the_mail_command_runs_the_update_step(mail_app, client, smtp, db):  # t
     assert len(_updates_to(smtp, address)) == 1
 
 
+def test_a_broken_update_never_holds_up_confirmation_emails(mail_app, client, smtp, db, monkeypatch):  # type: ignore[no-untyped-def]
+    from app.updates import sending
+
+    def broken(**_values: object) -> None:
+        raise RuntimeError("a template that no longer renders")
+
+    monkeypatch.setattr(sending, "send_due", broken)
+    initiative, _ = make_initiative()
+    address = _supporter(initiative, 1, confirmed=False)
+    db.session.commit()
+    result = mail_app.test_cli_runner().invoke(args=["mail", "send"])
+    assert result.exit_code == 0, result.output
+    assert "writing updates failed (RuntimeError); delivering the rest" in result.output
+    assert "sent 1" in result.output
+    assert len(smtp.to(address)) == 1
+
+
 # --- pause and resume ---------------------------------------------------------------------------------------------
 
 
