@@ -833,3 +833,26 @@ def test_the_counts_and_the_recipients_are_range_scans_of_one_index(app, db):  #
     assert "COVERING INDEX ix_subscriber_initiative_active" in plan(count)
     assert "COVERING INDEX ix_subscriber_initiative_active" in plan(batch)
     assert "TEMP B-TREE" not in plan(batch)  # in id order straight from the index, no sort
+
+
+def test_retention_deletes_bounced_mail_and_ended_subscriptions(app, db):  # type: ignore[no-untyped-def]
+    """A bounced message is kept 30 days like a sent one (no address, no body); the rows of unsubscribed and
+    bounced subscribers go at the next run."""
+    from app.audit.retention import purge
+
+    initiative, _ = make_initiative()
+    _write_subscribers(initiative.id, SUBSCRIBER_STATES)
+    old = utcnow() - timedelta(days=31)
+    db.session.add_all(
+        [
+            OutboxMessage(kind="confirm", initiative_id=initiative.id, subject="s", status="bounced", created_at=old),
+            OutboxMessage(kind="confirm", initiative_id=initiative.id, subject="s", status="bounced"),
+        ]
+    )
+    db.session.commit()
+    report = purge(confirm_max_age=app.config["CONFIRM_MAX_AGE"])
+    db.session.commit()
+    assert report.count(initiative.slug, "outbox_messages") == 1
+    assert report.count(initiative.slug, "subscribers_unsubscribed") == 3  # two unsubscribed, one bounced
+    assert report.count(initiative.slug, "subscribers_unconfirmed") == 3  # pending, and no statement to confirm
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) == SUBSCRIBER_STATES["active"]
