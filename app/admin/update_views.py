@@ -15,7 +15,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..links import links
-from ..models import Initiative, StaffRole, SupporterUpdate, UpdateStatus, utcnow
+from ..models import Initiative, StaffRole, SupporterUpdate, SupporterUpdateText, UpdateStatus, utcnow
 from ..signing.subscriptions import unsubscribe_url
 from ..updates import sending, writing
 from .access import actor, current_staff, initiative_for_staff, staff_required
@@ -34,7 +34,7 @@ class Preview:
     text: str
 
 
-def _preview(initiative: Initiative, text: writing.Text | Any) -> Preview:
+def _preview(initiative: Initiative, text: writing.Text | SupporterUpdateText) -> Preview:
     message = writing.compose(
         initiative,
         text,
