@@ -140,7 +140,7 @@ def _update_page(
 @staff_required(*MANAGERS)
 def update(slug: str, update_id: int) -> tuple[str, int]:
     initiative = initiative_for_staff(slug)
-    return _update_page(initiative, _update_or_404(initiative, update_id), locale=request.args.get("lang"))
+    return _update_page(initiative, _update_or_404(initiative, update_id), locale=request.args.get("locale"))
 
 
 @blueprint.post("/initiatives/<slug>/updates/<int:update_id>/preview")
@@ -178,7 +178,7 @@ def update_save(slug: str, update_id: int) -> BaseResponse | tuple[str, int]:
     except writing.UpdateError as error:
         return _update_page(initiative, update, locale=locale, typed=form, errors={"update": error}, status=409)
     flash(_("Saved."), "ok")
-    return redirect(url_for("admin.update", slug=slug, update_id=update.id, lang=text.locale))
+    return redirect(url_for("admin.update", slug=slug, update_id=update.id, locale=text.locale))
 
 
 @blueprint.post("/initiatives/<slug>/updates/<int:update_id>/test")
@@ -202,7 +202,7 @@ def update_test(slug: str, update_id: int) -> BaseResponse:
         _("A test in %(language)s is on its way to %(email)s.", language=dict(_languages())[used], email=user.email),
         "ok",
     )
-    return redirect(url_for("admin.update", slug=slug, update_id=update.id, lang=used))
+    return redirect(url_for("admin.update", slug=slug, update_id=update.id, locale=used))
 
 
 @blueprint.post("/initiatives/<slug>/updates/<int:update_id>/send")

@@ -577,7 +577,7 @@ def test_texts_per_language_and_frozen_once_sending(mail_app, client, smtp, db):
     update = db.session.get(SupporterUpdate, update_id)
     assert [t.locale for t in update.texts] == ["de"]
     assert update.default_locale == "de"
-    assert client.get(f"{base}?lang=pl").status_code == 200  # a language without a text: the default previewed
+    assert client.get(f"{base}?locale=pl").status_code == 200  # a language without a text: the default previewed
 
     assert _send(client, initiative, update_id).status_code == 302
     assert client.post(base, data={"locale": "de", "subject": "Changed", "body": "Changed"}).status_code == 409
