@@ -108,6 +108,12 @@ class Config:
         self.MAX_EMAILS_PER_ADDRESS_PER_DAY = int(_env("MAX_EMAILS_PER_ADDRESS_PER_DAY", "10"))
         self.MAIL_MAX_ATTEMPTS = int(_env("MAIL_MAX_ATTEMPTS", "10"))
         self.MAIL_RETRY_BASE_SECONDS = int(_env("MAIL_RETRY_BASE_SECONDS", "30"))
+        # the pace of updates to supporters, all initiatives together: what the SMTP relay and the receiving
+        # providers accept from one sender without deferring or marking it as spam (docs/decisions/011)
+        pace = _env("UPDATES_PER_MINUTE", "300").strip()
+        if not pace.isdigit() or int(pace) < 1:
+            raise MissingSecret("UPDATES_PER_MINUTE must be a whole number of messages a minute, at least 1")
+        self.UPDATES_PER_MINUTE = int(pace)
         # How many reverse proxies (load balancers) stand in front and set X-Forwarded-For/-Proto: 0 trusts none, so
         # a client cannot forge its address; behind one load balancer set 1, or every client shares one rate limit.
         self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from .eci.member_states import member_states
 from .extensions import db
 from .models import ConfirmationDay, Initiative, OutboxMessage, OutboxStatus
+from .signing.subscriptions import SubscriberCounts, subscriber_counts
 
 # --- pace: pure arithmetic -------------------------------------------------------------------------------------
 
@@ -91,6 +92,7 @@ class MailCounts:
     sent: int
     retrying: int
     failed: int
+    bounced: int
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Dashboard:
     rows: list[CountryRow]
     daily: list[tuple[date, int]]
     mail: MailCounts
+    subscribers: SubscriberCounts
     days_elapsed: int
     days_left: int
 
@@ -155,11 +158,12 @@ def mail_counts(initiative_id: int) -> MailCounts:
         sent=rows.get(OutboxStatus.SENT, 0),
         retrying=rows.get("retrying", 0),
         failed=rows.get(OutboxStatus.FAILED, 0),
+        bounced=rows.get(OutboxStatus.BOUNCED, 0),
     )
 
 
 def dashboard_data(initiative: Initiative, today: date) -> Dashboard:
-    """Every number the dashboard shows, read from the counters (statements) and the outbox."""
+    """Every number the dashboard shows, read from the counters (statements), the outbox and the subscribers."""
     elapsed, left = collection_days(initiative.collection_start, initiative.collection_end, today)
     names = member_states()
     rows = [
@@ -188,6 +192,7 @@ def dashboard_data(initiative: Initiative, today: date) -> Dashboard:
             _daily_confirmed(initiative.id), initiative.collection_start, initiative.collection_end, today
         ),
         mail=mail_counts(initiative.id),
+        subscribers=subscriber_counts(initiative.id),
         days_elapsed=elapsed,
         days_left=left,
     )

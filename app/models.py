@@ -62,7 +62,18 @@ class StaffRole(StrEnum):
 class OutboxStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # given up: attempts used up, the message broken, or our own server said no
+    BOUNCED = "bounced"  # the receiving server refused it for good (an SMTP 5xx reply to RCPT or DATA)
+    HELD = "held"  # an update's message while its sending is paused: address and body scrubbed until it resumes
+
+
+class UpdateStatus(StrEnum):
+    """An update to supporters: written (draft), then sent at the configured pace, perhaps paused on the way."""
+
+    DRAFT = "draft"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
 
 
 def one_of(column: str, values: type[StrEnum]) -> str:
@@ -244,8 +255,71 @@ class Subscriber(db.Model):
     active: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     unsubscribed_at: Mapped[datetime | None]
+    # the receiving server said the address does not exist (a hard bounce): ended like an unsubscription
+    bounced_at: Mapped[datetime | None]
 
-    __table_args__ = (sa.UniqueConstraint("initiative_id", "email_fingerprint", name="uq_subscriber_email"),)
+    __table_args__ = (
+        sa.UniqueConstraint("initiative_id", "email_fingerprint", name="uq_subscriber_email"),
+        # an update's recipients in id order, and the dashboard's counts, as range scans of this index alone (the
+        # columns after the unique id change no order; they let every state be counted without reading rows)
+        sa.Index("ix_subscriber_initiative_active", "initiative_id", "active", "id", "unsubscribed_at", "bounced_at"),
+    )
+
+
+class SupporterUpdate(db.Model):
+    """An update organizers write to the supporters who asked for updates, one text per language
+    (docs/decisions/011-updates-to-supporters.md).
+
+    Sending walks the active subscribers in id order, up to the newest one when sending started; the mail worker
+    enqueues their messages a few at a time, at UPDATES_PER_MINUTE, and folds delivered ones into the tallies here.
+    """
+
+    __tablename__ = "supporter_update"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
+    # the text a supporter gets when there is none in the language they signed in
+    default_locale: Mapped[str] = mapped_column(sa.String(8), default="en")
+    status: Mapped[str] = mapped_column(sa.String(12), default=UpdateStatus.DRAFT)
+    created_by: Mapped[str] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_by: Mapped[str | None] = mapped_column(sa.String(320))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # the newest subscriber when sending started: addresses that asked later get the next update
+    last_subscriber_id: Mapped[int | None]
+    # every subscriber up to this id has had their message enqueued (or had left when their turn came)
+    enqueued_through: Mapped[int] = mapped_column(default=0)
+    # the pace: the earliest delivery time free after this update's last message (the worker reads the latest of all)
+    paced_until: Mapped[datetime | None]
+    # delivered messages folded in by the mail worker (their outbox rows are then deleted)
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    bounced: Mapped[int] = mapped_column(default=0)
+
+    texts: Mapped[list[SupporterUpdateText]] = relationship(
+        order_by="SupporterUpdateText.locale", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(one_of("status", UpdateStatus), name="status"),
+        sa.Index("ix_supporter_update_initiative", "initiative_id", "created_at"),
+    )
+
+    def text(self, locale: str) -> SupporterUpdateText | None:
+        return next((t for t in self.texts if t.locale == locale), None)
+
+
+class SupporterUpdateText(db.Model):
+    """An update's subject and Markdown body in one language."""
+
+    __tablename__ = "supporter_update_text"
+
+    update_id: Mapped[int] = mapped_column(sa.ForeignKey("supporter_update.id", ondelete="CASCADE"), primary_key=True)
+    locale: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
 
 
 class OutboxMessage(db.Model):
@@ -267,10 +341,19 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # an update's message: its supporter (their queued messages go when they unsubscribe) and its header
+    # `List-Unsubscribe` (RFC 8058 one-click), a link that is scrubbed with the body
+    update_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supporter_update.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(sa.ForeignKey("subscriber.id", ondelete="CASCADE"))
+    list_unsubscribe: Mapped[str | None] = mapped_column(sa.String(1000))
+    # a bounce's reply code and enhanced status code (RFC 3463), e.g. "550 5.1.1": whether the address is dead
+    bounce_code: Mapped[str | None] = mapped_column(sa.String(16))
 
     __table_args__ = (
         sa.CheckConstraint(one_of("status", OutboxStatus), name="status"),
         sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+        sa.Index("ix_outbox_update", "update_id", "status"),
+        sa.Index("ix_outbox_subscriber", "subscriber_id"),
     )
 
 

@@ -16,4 +16,5 @@ from . import (  # noqa: E402, F401
     initiative_views,
     quarantine_views,
     retention_views,
+    update_views,
 )

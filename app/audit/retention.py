@@ -217,7 +217,7 @@ def purge(
         _purge_initiative(initiative, now, link_age, report)
 
     old_mail = [
-        OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)),
+        OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.BOUNCED)),
         OutboxMessage.created_at < now - timedelta(days=OUTBOX_KEEP_DAYS),
     ]
     for initiative in initiatives:

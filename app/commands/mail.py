@@ -15,7 +15,7 @@ mail_cli = AppGroup("mail", help="Deliver the outbox.")
 @click.option("--interval", default=2.0, show_default=True, help="seconds between rounds with --loop")
 def mail_send(loop: bool, interval: float) -> None:
     """Deliver the outbox, retrying failed messages with back-off."""
-    from ..mail.delivery import MailConfigError, deliver_due, run_forever
+    from ..mail.delivery import MailConfigError, deliver_due, enqueue_updates, run_forever
 
     try:
         if loop:
@@ -31,8 +31,11 @@ def mail_send(loop: bool, interval: float) -> None:
             click.echo("mail: delivering the outbox; stop with Ctrl-C")
             run_forever(interval, echo=click.echo, should_stop=lambda: stopping["now"])
             return
+        enqueue_updates(click.echo)
         report = deliver_due(echo=click.echo)
     except MailConfigError as error:
         fail(str(error))
         return
-    click.echo(f"mail: sent {report.sent}, retrying later {report.retrying}, failed {report.failed}")
+    click.echo(
+        f"mail: sent {report.sent}, retrying later {report.retrying}, failed {report.failed}, bounced {report.bounced}"
+    )

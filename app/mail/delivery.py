@@ -23,6 +23,7 @@ from ..database import forget_scrubbed
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, utcnow
 from ..transactions import unit_of_work
+from .bounces import bounce_of, is_permanent
 
 LINK = re.compile(r"https?://\S+/confirm/\S+")
 
@@ -66,6 +67,10 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or "localhost")
     # 8bit keeps the link on one line in the raw message, so even a plain grep of an .eml finds it whole
+    if message.list_unsubscribe:
+        # RFC 2369 and RFC 8058: the mail client's own "unsubscribe" button, one POST to this URL, no page
+        email["List-Unsubscribe"] = f"<{message.list_unsubscribe}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body_text or "", cte="8bit")
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html", cte="8bit")
@@ -147,6 +152,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    bounced: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -157,6 +163,7 @@ def _scrub(message: OutboxMessage) -> None:
     message.to_address = None
     message.body_text = None
     message.body_html = None
+    message.list_unsubscribe = None
 
 
 ADDRESS = re.compile(r"[^\s<>()\[\]{},;:'\"@]+@[^\s<>()\[\]{},;:'\"@]+")
@@ -200,17 +207,22 @@ def _attempt(
         message.last_error = _describe(error)
         report.errors.append(message.last_error)
         # 5xx is the server's final word on this message (RFC 5321, 4.2.1); 4xx and lost connections retry
-        permanent = isinstance(error, smtplib.SMTPRecipientsRefused) or (
-            isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
-        )
-        if permanent or message.attempts >= max_attempts:
+        bounce = bounce_of(error)
+        if bounce is not None:
+            message.status = OutboxStatus.BOUNCED
+            message.bounce_code = str(bounce)
+            _scrub(message)
+            report.bounced += 1
+            return False
+        if is_permanent(error) or message.attempts >= max_attempts:
             message.status = OutboxStatus.FAILED
             _scrub(message)
             report.failed += 1
             return False
         message.next_attempt_at = utcnow() + backoff(message.attempts)
         report.retrying += 1
-        return not isinstance(error, smtplib.SMTPResponseException)
+        # a reply (a 4xx to this message or recipient) shows the server is there: only silence stops the batch
+        return not isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
     message.status = OutboxStatus.SENT
     message.sent_at = utcnow()
     message.last_error = None
@@ -251,15 +263,39 @@ def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> De
     return report
 
 
+def enqueue_updates(echo: Callable[[str], None] = print) -> None:
+    """The next messages of every update being sent, at UPDATES_PER_MINUTE, and the delivered ones counted: one
+    unit of work before each delivery round (docs/decisions/011-updates-to-supporters.md)."""
+    from ..links import links
+    from ..updates.sending import send_due
+
+    try:
+        with unit_of_work():
+            send_due(
+                now=utcnow(),
+                per_minute=current_app.config["UPDATES_PER_MINUTE"],
+                links=links(),
+                secret_key=current_app.config["SECRET_KEY"],
+            )
+    except sa.exc.OperationalError:
+        raise  # the database is away: the whole round waits it out
+    except Exception as error:  # noqa: BLE001 - an update must never hold up confirmation emails
+        echo(f"mail: writing updates failed ({type(error).__name__}); delivering the rest")
+
+
 def run_forever(
     interval: float, echo: Callable[[str], None] = print, should_stop: Callable[[], bool] = lambda: False
 ) -> None:
     """`mail send --loop`: deliver, sleep, repeat; a database restart is waited out, not fatal."""
     while not should_stop():
         try:
+            enqueue_updates(echo)
             report = deliver_due(echo=echo)
-            if report.sent or report.retrying or report.failed:
-                echo(f"mail: sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+            if report.sent or report.retrying or report.failed or report.bounced:
+                echo(
+                    f"mail: sent {report.sent}, retrying {report.retrying}, failed {report.failed}, "
+                    f"bounced {report.bounced}"
+                )
         except sa.exc.OperationalError as error:
             db.session.rollback()
             echo(f"mail: database unavailable ({type(error.orig).__name__}); retrying")

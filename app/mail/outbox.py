@@ -20,11 +20,13 @@ def enqueue(
     *,
     locale: str = "en",
     initiative_id: int | None = None,
+    list_unsubscribe: str | None = None,
     **context: Any,
 ) -> OutboxMessage:
     """Render `templates/email/<template>.txt` and `.html` in `locale` into an outbox row (not committed).
 
     `subject` is called here, so that it is written in the recipient's language too, the initiative's title included.
+    `list_unsubscribe` is the one-click unsubscribe URL a message to a mailing list carries in its headers (RFC 8058).
     """
     with force_locale(locale):
         subject_text = subject()
@@ -38,6 +40,7 @@ def enqueue(
         subject=" ".join(subject_text.split())[: OutboxMessage.__table__.c.subject.type.length],
         body_text=body_text,
         body_html=body_html,
+        list_unsubscribe=list_unsubscribe,
     )
     db.session.add(message)
     return message

@@ -11,7 +11,7 @@ from ..audit.retention import statements_deadline, subscribers_deadline
 from ..eci.fingerprint import network_fingerprint
 from ..eci.signer import validate
 from ..errors import render_error
-from ..extensions import limiter
+from ..extensions import csrf, limiter
 from ..initiatives import by_progress, find_initiative, progress, signer_country
 from ..languages import current_language, format_day
 from ..links import links
@@ -310,8 +310,10 @@ def renew_link(slug: str, token: str) -> ResponseReturnValue:
 
 
 @blueprint.route("/i/<slug>/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: a mail client's one-click POST carries no token; the signed one in the URL authorises
 def unsubscribe(slug: str, token: str) -> ResponseReturnValue:
-    """GET shows a button and changes nothing (mail scanners prefetch links); POST ends the subscription."""
+    """GET shows a button and changes nothing (mail scanners prefetch links); POST ends the subscription, from the
+    page's button or as a mail client's one-click `List-Unsubscribe=One-Click`."""
     initiative = find_initiative(slug)
     if initiative is None:
         return render_error(404)

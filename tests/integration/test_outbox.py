@@ -276,15 +276,42 @@ def test_a_broken_message_does_not_hold_up_the_queue(mail_app, client, smtp, db)
     assert _deliver() == (0, 0, 0)
 
 
-def test_a_5xx_refusal_fails_the_message_at_once(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+def test_a_5xx_refusal_bounces_the_message_at_once(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+    """A 5xx is the receiving server's final word (RFC 5321, 4.2.1): a bounce, not retried, counted apart."""
     initiative, _ = make_initiative()
     client.post(f"/i/{initiative.slug}/sign", data=part_b())
     smtp.reply = "554 5.7.1 Message refused"
-    assert _deliver() == (0, 0, 1)
+    report = deliver_due(echo=lambda _line: None)
+    assert (report.sent, report.retrying, report.failed, report.bounced) == (0, 0, 0, 1)
     [message] = _messages(db)
-    assert (message.status, message.attempts) == ("failed", 1)
+    assert (message.status, message.attempts, message.bounce_code) == ("bounced", 1, "554 5.7.1")
     assert (message.to_address, message.body_text, message.body_html) == (None, None, None)
     assert "554" in (message.last_error or "")
+    smtp.reply = "250 OK"
+    _make_due(db)
+    assert _deliver() == (0, 0, 0)  # never retried
+
+
+def test_a_refused_recipient_bounces_and_a_deferred_one_is_retried(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+    """At RCPT TO: 5xx is a bounce; 4xx (greylisting) a deferral, and the rest of the batch still goes."""
+    initiative, _ = make_initiative()
+    smtp.refuse = {
+        "agnieszka@example.org": "550 5.1.1 No such user",
+        "zoe@example.org": "450 4.2.0 Greylisted",
+    }
+    client.post(f"/i/{initiative.slug}/sign", data=part_b())
+    client.post(f"/i/{initiative.slug}/sign", data=part_a())
+    client.post(f"/i/{initiative.slug}/sign", data=part_a(first_names="Ulla", email="ulla@example.org"))
+    report = deliver_due(echo=lambda _line: None)
+    assert (report.sent, report.retrying, report.failed, report.bounced) == (1, 1, 0, 1)
+    refused, deferred, delivered = _messages(db)
+    assert (refused.status, refused.bounce_code, refused.to_address) == ("bounced", "550 5.1.1", None)
+    assert (deferred.status, deferred.attempts, deferred.to_address) == ("queued", 1, "zoe@example.org")
+    assert delivered.status == "sent"
+    smtp.refuse = {}
+    _make_due(db)
+    assert _deliver() == (1, 0, 0)
+    assert smtp.recipients == [["ulla@example.org"], ["zoe@example.org"]]
 
 
 def test_a_4xx_deferral_is_retried(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]

@@ -17,6 +17,13 @@ class _Handler:
     def __init__(self, inbox: MailServer) -> None:
         self.inbox = inbox
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+        refusal = self.inbox.refuse.get(address)
+        if refusal:
+            return refusal  # a server that refuses this recipient (5xx) or defers it (4xx)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
         if self.inbox.reply != "250 OK":
             return self.inbox.reply  # a server that refuses (5xx) or defers (4xx) the message
@@ -35,6 +42,7 @@ class MailServer:
         self.recipients: list[list[str]] = []
         self.lock = threading.Lock()
         self.reply = "250 OK"
+        self.refuse: dict[str, str] = {}  # address -> the reply to its RCPT TO, e.g. "550 5.1.1 No such user"
         self._controller: Controller | None = None
 
     @property
