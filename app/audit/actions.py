@@ -27,6 +27,7 @@ ACTIONS: dict[str, LazyString] = {
     "initiative.create": _l("initiative created"),
     "initiative.update": _l("initiative edited"),
     "initiative.status": _l("initiative status changed"),
+    "initiative.text": _l("initiative's text in a language edited"),
     "keys.generate": _l("auditor key pair generated"),
     "quarantine.apply": _l("statements quarantined"),
     "quarantine.release": _l("quarantined statements released"),
@@ -37,6 +38,13 @@ ACTIONS: dict[str, LazyString] = {
     "retention.run": _l("retention run"),
     "retention.purge": _l("data deleted under the retention rules"),
     "audit.download": _l("audit log downloaded"),
+    "update.create": _l("update to supporters written"),
+    "update.edit": _l("update to supporters edited"),
+    "update.test_send": _l("update sent as a test to its author"),
+    "update.send": _l("update to supporters started sending"),
+    "update.pause": _l("update to supporters paused"),
+    "update.resume": _l("update to supporters resumed"),
+    "update.sent": _l("update to supporters finished sending"),
 }
 
 
