@@ -24,6 +24,35 @@ TRANSLATIONS = ROOT / "translations"
 TEMPLATE = TRANSLATIONS / "messages.pot"
 PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])")
 
+SIGNER_SOURCES = (
+    "templates/signing/",
+    "templates/email/",
+    "templates/errors/",
+    "templates/sharing/",
+    "templates/base.html",
+    "templates/_error_summary.html",
+    "templates/_progress_map.html",
+    "app/signing/",
+    "app/eci/",
+    "app/sharing/",
+    "app/statements/lifecycle.py",
+    "app/languages.py",
+    "app/errors.py",
+    "app/progress_map.py",
+    "app/rate_limits.py",
+    "app/template_helpers.py",
+    "app/initiative_texts.py",
+    "app/initiatives.py",
+    "app/mail/",
+    "app/updates/sending.py",
+)
+"""Where the words a signer reads come from: every page they see and every email they get (issue 8). A message found
+in any of these must be translated in all 24 languages; one found only in staff pages may wait (English is shown)."""
+
+
+def for_signers(message: Message) -> bool:
+    return any(path.startswith(SIGNER_SOURCES) for path, _line in message.locations)
+
 
 def catalog_path(code: str) -> Path:
     return TRANSLATIONS / code / "LC_MESSAGES" / "messages.po"
