@@ -28,7 +28,7 @@ from ..support.catalogs import (
 )
 
 SOURCE = "en"
-COMPLETE = ("de", "es", "fr", "it", "pl", "pt", "ro")
+COMPLETE = ("cs", "de", "es", "fr", "hr", "hu", "it", "pl", "pt", "ro", "sk", "sl")
 """Languages whose staff pages are translated too. A language joins when its translators have filled its catalog."""
 
 EU_LANGUAGES = {
