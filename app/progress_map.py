@@ -15,11 +15,13 @@ from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
+from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from .eci.member_states import member_states
+from .eci.countries import country_name
 from .eci.signer import N_
+from .languages import current_language
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -85,7 +87,9 @@ class ProgressMap:
 
 
 def _percent(confirmed: int, threshold: int) -> str:
-    return f"{100.0 * confirmed / threshold:.1f}" if threshold > 0 else "0.0"
+    """One decimal, as the page's language writes it ("12,5" in German)."""
+    share = 100.0 * confirmed / threshold if threshold > 0 else 0.0
+    return format_decimal(share, "#,##0.0", locale=current_language())
 
 
 def progress_map(countries: Iterable[CountryCount], id_prefix: str = "map") -> ProgressMap:
@@ -141,13 +145,13 @@ def progress_map(countries: Iterable[CountryCount], id_prefix: str = "map") -> P
             {"class": f"state step-{step.key}", "data-country": code, "data-step": step.key, "fill": step.fill},
         )
         if row is None:
-            label = _("%(country)s: not taking part in this initiative", country=member_states()[code].name)
+            label = _("%(country)s: not taking part in this initiative", country=country_name(code, current_language()))
         else:
             label = _(
                 "%(country)s: %(confirmed)s of %(threshold)s (%(percent)s %%)",
-                country=row.name,
-                confirmed=f"{row.confirmed:,}",
-                threshold=f"{row.threshold:,}",
+                country=country_name(code, current_language()),
+                confirmed=format_decimal(row.confirmed, locale=current_language()),
+                threshold=format_decimal(row.threshold, locale=current_language()),
                 percent=_percent(row.confirmed, row.threshold),
             )
         ET.SubElement(group, "title").text = label
