@@ -31,7 +31,7 @@ import altcha
 from limits import parse
 
 from ..database import insert_unless_conflict
-from ..eci.signer import N_, Problem
+from ..eci.signer import N_plural, Problem
 from ..extensions import limiter
 from ..models import SpentChallenge
 from ..rate_limits import network_of
@@ -185,15 +185,13 @@ def take_unsolved(network: str) -> int | None:
     return max(1, math.ceil(reset - time.time()))
 
 
-REFUSED = N_(
+REFUSED, REFUSED_PLURAL = N_plural(
     "Your browser did not finish the automatic check against robots (it needs JavaScript), and your network has "
     "sent as many statements without it as an hour allows. Turn on JavaScript and press Sign again (what you typed "
-    "is kept), or try again in %(num)d minute."
-)
-REFUSED_PLURAL = N_(
+    "is kept), or try again in %(num)d minute.",
     "Your browser did not finish the automatic check against robots (it needs JavaScript), and your network has "
     "sent as many statements without it as an hour allows. Turn on JavaScript and press Sign again (what you typed "
-    "is kept), or try again in %(num)d minutes."
+    "is kept), or try again in %(num)d minutes.",
 )
 
 
