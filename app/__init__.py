@@ -96,11 +96,13 @@ def _configure_sqlite(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.routes import blueprint as admin
     from .api.routes import blueprint as api
+    from .health import blueprint as health
     from .signing.routes import blueprint as signing
 
     app.register_blueprint(signing)
     app.register_blueprint(api)
     app.register_blueprint(admin)
+    app.register_blueprint(health)
     csrf.exempt(api)
 
 
