@@ -21,11 +21,11 @@ from bench.machine import describe
 from bench.table import ROWS, Measured, render
 
 
-def collect(quick: bool) -> tuple[dict[str, Measured], dict[str, str]]:
-    """Run each module's figures() once; say why a module gave nothing."""
+def collect(quick: bool, sources: list[str] | None = None) -> tuple[dict[str, Measured], dict[str, str]]:
+    """Run each module's figures() once (the modules the table's rows name); say why a module gave nothing."""
     found: dict[str, Measured] = {}
     missing: dict[str, str] = {}
-    for source in dict.fromkeys(row.source for row in ROWS):
+    for source in sources or list(dict.fromkeys(row.source for row in ROWS)):
         try:
             module = importlib.import_module(source)
         except ModuleNotFoundError as error:

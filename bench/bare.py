@@ -149,6 +149,7 @@ def create_app(database_url: str, base_url: str = "http://127.0.0.1") -> Flask:
     """The bare app on `database_url`; confirmation links in emails start with `base_url`."""
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
     engine = sa.create_engine(database_url, pool_size=2)
+    app.extensions["bare.engine"] = engine
     countries = dict(COUNTRIES)
 
     def initiative() -> Any:

@@ -385,7 +385,7 @@ def summarize_profile(raw: Path, top: int = 15) -> dict[str, Any]:
     interesting = [
         (label, count / total)
         for label, count in inclusive.most_common()
-        if count / total < 0.9 and not label.startswith(PLUMBING)
+        if count / total < 0.98 and not label.startswith(PLUMBING)
     ]
     return {
         "samples": total,
