@@ -6,7 +6,8 @@ local common = dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 local form_path, sign_path, numbers, tag, stride, links
 local index
 local queued = {}            -- requests to send next on this thread, in order
-local waiting, head = {}, 1  -- addresses whose link has not been seen yet, oldest first
+-- addresses whose link has not been seen yet, oldest first: waiting[head..tail] (never `#waiting`: it has holes)
+local waiting, head, tail = {}, 1, 0
 signed, confirms, reused = 0, 0, 0
 
 function setup(thread) common.setup(thread) end
@@ -46,7 +47,8 @@ function request()
   local number = numbers[index]
   index = index + stride
   signed = signed + 1
-  waiting[#waiting + 1] = common.email(number, tag)
+  tail = tail + 1
+  waiting[tail] = common.email(number, tag)
   queued[#queued + 1] = wrk.format("POST", sign_path, common.form_headers, common.signer_body(number, tag))
   return wrk.format("GET", form_path)
 end
