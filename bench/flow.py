@@ -359,15 +359,17 @@ PLUMBING = tuple(
     for name in (
         "handle", "handle_request", "run_for_one", "wsgi_app", "Flask.wsgi_app", "Flask.__call__",
         "Flask.full_dispatch_request", "Flask.dispatch_request", "Quorum.dispatch_request", "ProxyFix.__call__",
+        "RouteLimit.__call__.<locals>.__inner", "ensure_sync.<locals>.wrapper",
     )
 )  # fmt: skip
 """Frames every request passes through: they hold all of the time and say nothing about where it goes."""
 
 
-def summarize_profile(raw: Path, top: int = 15) -> dict[str, Any]:
+def summarize_profile(raw: Path, top: int = 20) -> dict[str, Any]:
     """Top functions by inclusive share of samples holding the GIL (Python's CPU time), and self time by package,
     from py-spy's collapsed stacks."""
     inclusive: Counter[str] = Counter()
+    by_function: Counter[str] = Counter()
     by_package: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
@@ -381,15 +383,17 @@ def summarize_profile(raw: Path, top: int = 15) -> dict[str, Any]:
         total += count
         for label in set(frames):
             inclusive[label] += count
+        by_function[frames[-1]] += count
         by_package[_package(frames[-1])] += count
     interesting = [
         (label, count / total)
         for label, count in inclusive.most_common()
-        if count / total < 0.98 and not label.startswith(PLUMBING)
+        if not label.startswith(PLUMBING) and _package(label) != "gunicorn"
     ]
     return {
         "samples": total,
         "top_inclusive": interesting[:top],
+        "top_self": [(label, count / total) for label, count in by_function.most_common(10)],
         "self_by_package": [(name, count / total) for name, count in by_package.most_common(12)],
     }
 
@@ -648,6 +652,21 @@ def _summary(
             }
             for kind, results in target.runs.items()
         }
+    paired: dict[str, dict[str, float]] = {}
+    if len(targets) == 2:
+        quorum, bare_app = (target.runs for target in targets)
+        for kind in quorum:
+            paired[kind] = {
+                attribute: round(
+                    statistics.median(
+                        getattr(q, attribute) / getattr(b, attribute)
+                        for q, b in zip(quorum[kind], bare_app[kind], strict=True)
+                        if getattr(b, attribute)
+                    ),
+                    3,
+                )
+                for attribute in ("value", "p99_ms", "cpu_ms_per_request")
+            }
     return {
         "benchmark": "flow",
         "machine": describe(),
@@ -659,6 +678,7 @@ def _summary(
         "connections": CONNECTIONS,
         "gunicorn_workers": WORKERS,
         "apps": apps,
+        "paired_ratios": paired,
         "profile": profiles,
         "scaling": scaled,
         "folder": str(folder),
@@ -677,6 +697,9 @@ def _print_summary(result: dict[str, Any]) -> None:
         print("  inclusive (a function and what it calls):")
         for label, share in profile_of["top_inclusive"]:
             print(f"    {share * 100:5.1f}%  {label}")
+        print("  self (the function's own code):")
+        for label, share in profile_of["top_self"]:
+            print(f"    {share * 100:5.1f}%  {label}")
         print("  self time by package:")
         for name, share in profile_of["self_by_package"]:
             print(f"    {share * 100:5.1f}%  {name}")
@@ -686,14 +709,18 @@ def _print_summary(result: dict[str, Any]) -> None:
 def figures(quick: bool = False) -> dict[str, Measured]:
     """Issue 10's point-1 figures and the added core of point 3, for bench's table."""
     result = main(["--quick"] if quick else [])
-    quorum, bare_app = result["apps"]["Quorum"], result["apps"]["bare"]
+    quorum, bare_app, paired = result["apps"]["Quorum"], result["apps"]["bare"], result["paired_ratios"]
+
+    def side_by_side(kind: str, attribute: str) -> Measured:
+        return Measured(quorum[kind][attribute], bare_app[kind][attribute], paired_ratio=paired[kind][attribute])
+
     found = {
-        "form_get": Measured(quorum["get"]["value"], bare_app["get"]["value"]),
-        "sign_post": Measured(quorum["post"]["value"], bare_app["post"]["value"]),
-        "flow": Measured(quorum["flow"]["value"], bare_app["flow"]["value"]),
-        "flow_p99": Measured(quorum["flow"]["p99_ms"], bare_app["flow"]["p99_ms"]),
-        "form_get_cpu": Measured(quorum["get"]["cpu_ms_per_request"], bare_app["get"]["cpu_ms_per_request"]),
-        "sign_post_cpu": Measured(quorum["post"]["cpu_ms_per_request"], bare_app["post"]["cpu_ms_per_request"]),
+        "form_get": side_by_side("get", "value"),
+        "sign_post": side_by_side("post", "value"),
+        "flow": side_by_side("flow", "value"),
+        "flow_p99": side_by_side("flow", "p99_ms"),
+        "form_get_cpu": side_by_side("get", "cpu_ms_per_request"),
+        "sign_post_cpu": side_by_side("post", "cpu_ms_per_request"),
     }
     scaled = result["scaling"]
     if "skipped" not in scaled:

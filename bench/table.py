@@ -17,6 +17,15 @@ class Measured:
     value: float
     baseline: float | None = None  # the bare app's figure in the same run, the 1k-statement latency, one worker...
     note: str = ""
+    paired_ratio: float | None = None
+    """The median of each run's own value / baseline, when the two were measured side by side run after run: on a
+    shared machine it follows the load less than the ratio of the two medians does."""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
+        return self.value / self.baseline if self.baseline else None
 
 
 class Goal(StrEnum):
@@ -114,9 +123,9 @@ def verdict(target: Target | None, measured: Measured, unit: str) -> str:
         return "-"
     value, limit = measured.value, target.limit
     if target.goal in (Goal.RATIO_AT_LEAST, Goal.RATIO_AT_MOST):
-        if not measured.baseline or value <= 0:
+        ratio = measured.ratio
+        if not ratio:
             return "no baseline"
-        ratio = value / measured.baseline
         if target.goal == Goal.RATIO_AT_LEAST:
             return "met" if ratio >= limit else f"short by {limit - ratio:.2f} (needs x{limit / ratio:.1f})"
         return "met" if ratio <= limit else f"over by {ratio - limit:.2f} (needs x{ratio / limit:.1f} flatter)"
@@ -126,7 +135,8 @@ def verdict(target: Target | None, measured: Measured, unit: str) -> str:
 
 
 def render(found: dict[str, Measured], missing: dict[str, str]) -> str:
-    """A Markdown table, one line per row of ROWS; `missing` says, per module, why its rows have no figure."""
+    """A Markdown table, one line per row of ROWS; `missing` says, per module, why its rows have no figure.
+    The ratio is the paired one where the module gave it (see Measured)."""
     lines = [
         "| figure | Quorum | baseline | ratio | target | status |",
         "|---|---|---|---|---|---|",
@@ -138,7 +148,7 @@ def render(found: dict[str, Measured], missing: dict[str, str]) -> str:
             lines.append(f"| {row.name} | not measured yet | | | {_goal_text(row.target, row.unit)} | {why} |")
             continue
         baseline = f"{_number(measured.baseline, row.unit)} ({row.baseline})" if measured.baseline is not None else "-"
-        ratio = f"x{measured.value / measured.baseline:.2f}" if measured.baseline else "-"
+        ratio = f"x{measured.ratio:.2f}" if measured.ratio else "-"
         status = verdict(row.target, measured, row.unit) + (f"; {measured.note}" if measured.note else "")
         lines.append(
             f"| {row.name} | {_number(measured.value, row.unit)} | {baseline} | {ratio} | "
