@@ -467,7 +467,11 @@ def scaling(
         balancer.destroy()
         for server in servers:
             server.stop()
-    return {label: statistics.median(values) for label, values in results.items()}
+    medians: dict[str, Any] = {label: round(statistics.median(values), 1) for label, values in results.items()}
+    medians["paired_ratio"] = round(
+        statistics.median(two / one for one, two in zip(results["1 worker"], results["2 workers"], strict=True)), 3
+    )
+    return medians
 
 
 # --- the run ------------------------------------------------------------------------------------------------------
@@ -724,7 +728,7 @@ def figures(quick: bool = False) -> dict[str, Measured]:
     }
     scaled = result["scaling"]
     if "skipped" not in scaled:
-        found["second_core"] = Measured(scaled["2 workers"], scaled["1 worker"])
+        found["second_core"] = Measured(scaled["2 workers"], scaled["1 worker"], paired_ratio=scaled["paired_ratio"])
     return found
 
 
