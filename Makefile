@@ -8,7 +8,7 @@ PORT ?= 5000
 # links in emails point at the server `make run` starts, unless BASE_URL says otherwise
 export BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test test-quick lint format bench system-deps clean translations translations-extract translations-update
+.PHONY: run test test-quick lint format bench bench-quick system-deps clean translations translations-extract translations-update
 
 # The catalogs: translations/<lang>/LC_MESSAGES/messages.po under version control, each compiled to its .mo here
 # (README, "Languages"). pybabel reads its options from pyproject.toml ([tool.babel.*]).
@@ -61,8 +61,12 @@ format: $(BIN)/flask
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Issue 10's figures as one table (about 10 minutes; bench-quick: one short run of each, about 2)
 bench: $(BIN)/flask system-deps
 	$(BIN)/python -m bench
+
+bench-quick: $(BIN)/flask system-deps
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

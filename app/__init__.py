@@ -99,6 +99,7 @@ def _configure_sqlite(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.routes import blueprint as admin
     from .api.routes import blueprint as api
+    from .health import blueprint as health
     from .rate_limits import api_limit
     from .sharing.routes import blueprint as sharing
     from .signing.routes import blueprint as signing
@@ -107,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sharing)
     app.register_blueprint(api)
     app.register_blueprint(admin)
+    app.register_blueprint(health)
     csrf.exempt(api)
     limiter.shared_limit(api_limit, scope="api")(api)  # one budget for the whole API
 

@@ -38,7 +38,7 @@ from tests.support.postgres import Cluster, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 UK_PEAK_PER_MINUTE = 2000
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def _prepare(url: str) -> tuple[str, dict[str, str]]:
@@ -92,6 +92,7 @@ class Client(threading.Thread):
                         "id_number": number,
                         "email": f"s{number}-{index}@example.org",
                         "privacy_consent": "y",
+                        "declaration": "y",
                     }
                 ).encode()
                 started = time.perf_counter()
