@@ -28,7 +28,27 @@ from ..support.catalogs import (
 )
 
 SOURCE = "en"
-COMPLETE = ("bg", "cs", "da", "de", "el", "es", "fr", "hr", "hu", "it", "lt", "lv", "nl", "pl", "pt", "ro", "sk", "sl", "sv")
+COMPLETE = (
+    "bg",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "es",
+    "fr",
+    "hr",
+    "hu",
+    "it",
+    "lt",
+    "lv",
+    "nl",
+    "pl",
+    "pt",
+    "ro",
+    "sk",
+    "sl",
+    "sv",
+)
 """Languages whose staff pages are translated too. A language joins when its translators have filled its catalog."""
 
 EU_LANGUAGES = {
