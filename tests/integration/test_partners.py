@@ -316,7 +316,7 @@ def test_the_staff_hand_over_needs_its_confirmation_and_is_audited(client, db): 
     base = f"/admin/initiatives/{initiative.slug}/partners/{partner.id}"
 
     page = client.get(f"{base}/handover").get_data(as_text=True)
-    assert "1 address that asked for EU Digital Rights" in page and "cannot be undone" in page
+    assert "1 address that asked for updates from EU Digital Rights" in page and "cannot be undone" in page
     refused = client.post(f"{base}/handover", data={})
     assert refused.status_code == 422 and "Tick the box" in refused.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PartnerHandover)) == 0
