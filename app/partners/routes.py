@@ -70,7 +70,7 @@ def kit(initiative: Initiative, partner: Partner | None) -> dict[str, str]:
             'loading="lazy"></iframe>'
         ),
         "counter_html": (
-            f'<iframe src="{escape(counter)}" title="{title}" width="340" height="220" style="border:0" '
+            f'<iframe src="{escape(counter)}" title="{title}" width="340" height="260" style="border:0" '
             'loading="lazy"></iframe>'
         ),
         "badge_html": f'<a href="{escape(sign)}"><img src="{escape(badge)}" alt="{title}"></a>',
