@@ -139,7 +139,7 @@ def embed_submit(slug: str) -> ResponseReturnValue:
     checked = _tokens().check(request.form.get(form_tokens.FIELD), initiative.id, code, utcnow())
     # spent in this request's transaction: an answer of 400 or more rolls the spending back with everything else
     if form_tokens.spend(checked) is not form_tokens.Verdict.VALID:
-        problem = _("This form has expired or was sent already. Check what you entered and press Sign again.")
+        problem = _("This form has expired or was already sent. Check what you entered and send it again.")
         return _render_embed(initiative, request.form, None, 400, token_problem=problem)
 
     taken = take_statement(

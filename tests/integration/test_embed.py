@@ -152,7 +152,7 @@ def test_a_token_signs_once_and_only_its_own_page(csrf_on, db):  # type: ignore[
         refused = client.post(f"/i/{slug}/embed", data=data)
         assert refused.status_code == 400
         body = refused.get_data(as_text=True)
-        assert "This form has expired or was sent already" in body
+        assert "This form has expired or was already sent" in body
         assert 'value="Wiśniewska"' in body and TOKEN.search(body).group(1) != token  # kept as typed, a new token
     # a token for the form without a partner does not carry a partner in
     partnered = client.post(f"/i/{slug}/embed", data=part_b(form_token=token, partner="eu-digital-rights"))
