@@ -366,3 +366,58 @@ def test_retention_deletes_a_hand_overs_file_after_30_days_and_unconfirmed_addre
     kept = db.session.get(PartnerHandover, made.id)
     assert kept.sealed is None and kept.deleted_at is not None and kept.addresses == 1  # the record stays
     assert db.session.scalars(sa.select(PartnerOptIn.email)).all() == [""]  # the handed-over row, scrubbed
+
+
+def test_the_partners_side_on_the_command_line(app, db, tmp_path):  # type: ignore[no-untyped-def]
+    """keygen on the partner's computer, the public key entered for the partner, a hand-over, then verify and open."""
+    from app.partners.organisations import parse_public_key
+
+    runner = app.test_cli_runner()
+    made_key = runner.invoke(args=["partners", "keygen", "--out", str(tmp_path / "partner.key")])
+    assert made_key.exit_code == 0, made_key.output
+    assert (tmp_path / "partner.key").stat().st_mode & 0o777 == 0o600
+    public = parse_public_key(made_key.output.split("public key: ")[1].strip())
+    again = runner.invoke(args=["partners", "keygen", "--out", str(tmp_path / "partner.key")])
+    assert again.exit_code != 0 and "refusing to overwrite" in again.output
+
+    initiative, _ = make_initiative()
+    partner, _ = make_partner(initiative, with_key=False)
+    partner.public_key = public
+    outcome = submit(initiative, part_b(), partner_id=partner.id, partner_updates=True)
+    confirm(initiative, db.session.get(Statement, outcome.statement_id))
+    made = handovers.create_handover(
+        initiative, partner, actor="t", now=utcnow(), signing_key=instance_signing_key(), instance="t"
+    )
+    db.session.commit()
+    archive = tmp_path / "handover.zip"
+    archive.write_bytes(handovers.handover_zip(made, "h"))
+    key_file = tmp_path / "export-key.txt"
+    key_file.write_text(app.test_client().get("/admin/export-key").get_data(as_text=True))
+
+    verified = runner.invoke(args=["partners", "verify", str(archive), "--key-file", str(key_file)])
+    assert verified.exit_code == 0 and "1 addresses for eu-digital-rights" in verified.output
+    out = tmp_path / "addresses.csv"
+    opened = runner.invoke(
+        args=[
+            "partners",
+            "open",
+            str(archive),
+            "--key",
+            str(tmp_path / "partner.key"),
+            "--out",
+            str(out),
+            "--key-file",
+            str(key_file),
+        ]
+    )
+    assert opened.exit_code == 0, opened.output
+    assert out.read_text(encoding="utf-8").splitlines()[1].startswith("agnieszka@example.org,en,")
+    refused = runner.invoke(
+        args=["partners", "open", str(archive), "--key", str(tmp_path / "partner.key"), "--out", str(out)]
+    )
+    assert refused.exit_code != 0 and "exists already" in refused.output
+
+    other_key = tmp_path / "other-export-key.txt"
+    other_key.write_text(f"hex: {bytes(SigningKey.generate().verify_key).hex()}\n")
+    forged = runner.invoke(args=["partners", "verify", str(archive), "--key-file", str(other_key)])
+    assert forged.exit_code != 0 and "not with the expected export key" in forged.output
