@@ -421,3 +421,30 @@ def test_the_partners_side_on_the_command_line(app, db, tmp_path):  # type: igno
     other_key.write_text(f"hex: {bytes(SigningKey.generate().verify_key).hex()}\n")
     forged = runner.invoke(args=["partners", "verify", str(archive), "--key-file", str(other_key)])
     assert forged.exit_code != 0 and "not with the expected export key" in forged.output
+
+
+def test_after_a_hand_over_the_address_is_nowhere_in_the_database(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
+    """Only the partner_optin row held it, and the hand-over's transaction emptied it; on SQLite not even a page's
+    free space or the write-ahead log keeps it (the raw file is read by another process, as test_privacy_at_rest
+    does)."""
+    from .test_privacy_at_rest import _files_as_they_are, _table_dumps
+
+    initiative, _ = make_initiative()
+    partner, _ = make_partner(initiative)
+    address = "only.for.the.partner@example.org"
+    _opt_in_and_confirm(
+        client, smtp, initiative, part_b(email=address, partner="eu-digital-rights", partner_updates_consent="y")
+    )
+    holders = [table for table, text in _table_dumps().items() if address in text]
+    assert holders == ["partner_optin"]
+    sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:
+        assert address.encode() in _files_as_they_are()  # the reading would see it
+
+    handovers.create_handover(
+        initiative, partner, actor="t", now=utcnow(), signing_key=instance_signing_key(), instance="t"
+    )
+    db.session.commit()
+    assert [table for table, text in _table_dumps().items() if address in text] == []
+    if sqlite:
+        assert address.encode() not in _files_as_they_are()
