@@ -235,3 +235,20 @@ def test_embeddable_pages_load_nothing_from_another_origin(client, db):  # type:
                 assert value.startswith("/"), value  # scripts, styles and images from this origin only
     badge = client.get(f"/i/{initiative.slug}/counter.svg").get_data(as_text=True)
     assert "href" not in badge and "<script" not in badge
+
+
+def test_without_javascript_the_country_button_works_in_the_frame(csrf_on, db):  # type: ignore[no-untyped-def]
+    """The no-script button posts the form back for the country's fields: it gets a fresh token to sign with."""
+    initiative, _ = make_initiative()
+    client = csrf_on.test_client(use_cookies=False)
+    first = _token(client, f"/i/{initiative.slug}/embed")
+    chosen = client.post(
+        f"/i/{initiative.slug}/embed", data={"form_token": first, "country": "PL", "choose_country": "1"}
+    )
+    assert chosen.status_code == 200
+    html = chosen.get_data(as_text=True)
+    assert '<fieldset id="part-b" data-part="B">' in html  # Poland's fields, shown (not hidden)
+    fresh = TOKEN.search(html).group(1)
+    assert fresh != first
+    assert client.post(f"/i/{initiative.slug}/embed", data=part_b(form_token=fresh)).status_code == 303
+    assert _statements(db) == 1
