@@ -100,12 +100,14 @@ def register_blueprints(app: Flask) -> None:
     from .admin.routes import blueprint as admin
     from .api.routes import blueprint as api
     from .health import blueprint as health
+    from .partners.routes import blueprint as partners
     from .rate_limits import api_limit
     from .sharing.routes import blueprint as sharing
     from .signing.routes import blueprint as signing
 
     app.register_blueprint(signing)
     app.register_blueprint(sharing)
+    app.register_blueprint(partners)
     app.register_blueprint(api)
     app.register_blueprint(admin)
     app.register_blueprint(health)
@@ -157,12 +159,17 @@ def register_languages(app: Flask) -> None:
     register(app)
 
 
-# No third-party assets anywhere: scripts, styles, images and forms stay on this origin. Inline style attributes are
-# allowed for the progress bars' widths; inline scripts are not.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
+def content_security_policy(frame_ancestors: str = "'none'") -> str:
+    """No third-party assets anywhere: scripts, styles, images and forms stay on this origin. Inline style attributes
+    are allowed for the progress bars' widths; inline scripts are not. No page may be framed, except the embeddable
+    form and counter by the sites listed for their initiative (app/signing/embed.py sets `frame_ancestors`)."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"form-action 'self'; frame-ancestors {frame_ancestors}; base-uri 'none'; object-src 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 def register_security_headers(app: Flask) -> None:
@@ -172,7 +179,8 @@ def register_security_headers(app: Flask) -> None:
     def secure(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if app.config["BASE_URL"].startswith("https://"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from .eci.member_states import member_states
 from .extensions import db
 from .models import ConfirmationDay, Initiative, OutboxMessage, OutboxStatus
+from .partners.reports import PartnerRow, partner_rows
 from .signing.subscriptions import SubscriberCounts, subscriber_counts
 
 # --- pace: pure arithmetic -------------------------------------------------------------------------------------
@@ -110,6 +111,12 @@ class Dashboard:
     subscribers: SubscriberCounts
     days_elapsed: int
     days_left: int
+    partners: list[PartnerRow]  # what each partner organisation brought, from its counters
+
+    @property
+    def without_partner(self) -> int:
+        """Counted statements that came through no partner's link or embed."""
+        return self.confirmed - sum(row.confirmed for row in self.partners)
 
     @property
     def not_invalidated(self) -> int:
@@ -195,6 +202,7 @@ def dashboard_data(initiative: Initiative, today: date) -> Dashboard:
         subscribers=subscriber_counts(initiative.id),
         days_elapsed=elapsed,
         days_left=left,
+        partners=partner_rows(initiative),
     )
 
 

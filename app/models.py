@@ -217,6 +217,8 @@ class Statement(db.Model):
     # when the confirmation button was pressed; for a lapsed statement too, which then looks confirmed to its sender
     confirmed_at: Mapped[datetime | None]
     quarantine_id: Mapped[int | None] = mapped_column(sa.ForeignKey("quarantine.id", ondelete="SET NULL"))
+    # the partner organisation whose link or embed brought the statement (a campaign's channel, not personal data)
+    partner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partner.id"))
 
     __table_args__ = (
         # One person, one confirmed statement per initiative: the database, not a read-then-write, makes a duplicate
@@ -490,3 +492,91 @@ class SpentChallenge(db.Model):
 
     challenge: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Partner(db.Model):
+    """A partner organisation of a coalition campaign: its links and embeds carry `code`, and the statements they
+    bring are counted for it (docs/decisions/012-partners-and-embeds.md)."""
+
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(sa.String(40))  # e.g. eu-digital-rights, in ?partner=
+    name: Mapped[str] = mapped_column(sa.String(200))
+    website: Mapped[str] = mapped_column(sa.String(500), default="")
+    # re-encoded as PNG on upload (app/partners/logos.py), served from this origin
+    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    logo_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # the Curve25519 public key its hand-overs are sealed to; the partner keeps the private half
+    public_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
+    # raised to end the partner's report link and give a new one
+    report_version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("initiative_id", "code", name="uq_partner_code"),)
+
+
+class PartnerCountry(db.Model):
+    """Counted statements a partner brought, per member state: kept by `app.statements` beside the per-country
+    counters, in the same transactions, so that the dashboard never groups statements."""
+
+    __tablename__ = "partner_country"
+
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True)
+    country_code: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    confirmed: Mapped[int] = mapped_column(default=0)
+
+
+class PartnerHandover(db.Model):
+    """Addresses that asked for a partner's updates, sealed to the partner's public key with a signed manifest; the
+    server cannot open it, and retention deletes the sealed file after PARTNER_HANDOVER_KEEP_DAYS."""
+
+    __tablename__ = "partner_handover"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(320))
+    addresses: Mapped[int] = mapped_column(default=0)
+    manifest: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    manifest_sha256: Mapped[str] = mapped_column(sa.String(64))
+    sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # None once retention deleted it
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (sa.Index("ix_partner_handover_partner", "partner_id", "created_at"),)
+
+
+class PartnerOptIn(db.Model):
+    """An address whose owner ticked a partner's updates box. It is handed over only once the statement is confirmed
+    (double opt-in), sealed to the partner's key, and scrubbed here in the same transaction; an address never handed
+    over goes with its statement (the foreign key cascades)."""
+
+    __tablename__ = "partner_optin"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id", ondelete="CASCADE"))
+    statement_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("statement.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(sa.String(320))  # "" once handed over
+    email_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    locale: Mapped[str] = mapped_column(sa.String(8), default="en")
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handover_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partner_handover.id", ondelete="SET NULL"))
+    handed_over_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        sa.UniqueConstraint("partner_id", "email_fingerprint", name="uq_partner_optin_email"),
+        sa.Index("ix_partner_optin_waiting", "partner_id", "confirmed", "handed_over_at"),
+        sa.Index("ix_partner_optin_statement", "statement_id"),
+    )
+
+
+class FrameOrigin(db.Model):
+    """A site allowed to frame an initiative's embeddable form and counter (CSP `frame-ancestors`)."""
+
+    __tablename__ = "frame_origin"
+
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    origin: Mapped[str] = mapped_column(sa.String(200), primary_key=True)  # scheme://host[:port], lower case

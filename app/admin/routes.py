@@ -14,6 +14,7 @@ from . import (  # noqa: E402, F401
     dashboard_views,
     export_views,
     initiative_views,
+    partner_views,
     quarantine_views,
     retention_views,
     update_views,

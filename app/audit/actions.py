@@ -45,6 +45,13 @@ ACTIONS: dict[str, LazyString] = {
     "update.pause": _l("update to supporters paused"),
     "update.resume": _l("update to supporters resumed"),
     "update.sent": _l("update to supporters finished sending"),
+    "partner.create": _l("partner organisation added"),
+    "partner.update": _l("partner organisation edited"),
+    "partner.delete": _l("partner organisation removed"),
+    "partner.report_link": _l("partner's page given a new link"),
+    "partner.handover": _l("addresses handed over, sealed, to a partner"),
+    "partner.handover_download": _l("partner hand-over downloaded"),
+    "embed.origins": _l("sites that may frame the form changed"),
 }
 
 

@@ -10,6 +10,9 @@ Art. 19 and the Commission's data-protection guidance, question 16).
   12 months after collection ended or the initiative was submitted or withdrawn, whichever came first.
 - Outbox rows delivered or given up more than 30 days ago (their address and body are already scrubbed).
 - Spent proof-of-work challenges once they have expired (a replay is refused by their expiry alone then).
+- Addresses that asked for a partner's updates and were not handed over yet: with their statement (the foreign key
+  cascades). Sealed partner hand-overs: the file 30 days after it was made (the partner has it by then; the server
+  never could open it), the record of it stays (app/partners/handovers.py).
 
 Every deletion is one set-based DELETE per category and initiative. The per-country counters are left alone when an
 initiative's statements are destroyed: the campaign is over and the counters stay as its historical count, which
@@ -34,6 +37,9 @@ from ..models import (
     MailAllowance,
     OutboxMessage,
     OutboxStatus,
+    Partner,
+    PartnerHandover,
+    PartnerOptIn,
     PublicStatus,
     SpentChallenge,
     Statement,
@@ -48,6 +54,7 @@ STATEMENT_MONTHS_AFTER_START = 21
 STATEMENT_MONTHS_AFTER_SUBMISSION = 1
 SUBSCRIBER_MONTHS_AFTER_END = 12
 OUTBOX_KEEP_DAYS = 30
+PARTNER_HANDOVER_KEEP_DAYS = 30
 ACTOR = "retention"
 
 # Report order and wording; the keys are also the audit entry's detail names.
@@ -60,6 +67,8 @@ CATEGORIES: dict[str, str] = {
     "outbox_messages": "delivered or failed outbox messages",
     "mail_allowances": "daily email counts of past days",
     "spent_challenges": "expired proof-of-work challenges",
+    "partner_addresses": "addresses kept for a partner, with their statements",
+    "partner_handovers": "sealed partner hand-overs older than 30 days",
 }
 NO_INITIATIVE = ""
 
@@ -178,6 +187,9 @@ def _purge_initiative(initiative: Initiative, now: datetime, link_age: timedelta
             .values(statement_id=None)
             .execution_options(synchronize_session=False)
         )
+    report.add(
+        slug, "partner_addresses", _partner_addresses(doomed_ids)
+    )  # the cascade deletes them with the statements
     if dry_run:
         deleted = destroy.count(statement_where)
     elif statement_category == "statements_due":
@@ -190,6 +202,37 @@ def _purge_initiative(initiative: Initiative, now: datetime, link_age: timedelta
         "mail_allowances",
         _delete(MailAllowance, [MailAllowance.initiative_id == initiative.id, MailAllowance.day < now.date()], dry_run),
     )
+    report.add(slug, "partner_handovers", _forget_handovers(initiative, now, dry_run))
+
+
+def _partner_addresses(doomed_ids: sa.Select[Any]) -> int:
+    """Addresses kept for a partner that go with these statements (never handed over: the others are scrubbed)."""
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(PartnerOptIn)
+            .where(PartnerOptIn.statement_id.in_(doomed_ids), PartnerOptIn.handed_over_at.is_(None))
+        )
+        or 0
+    )
+
+
+def _forget_handovers(initiative: Initiative, now: datetime, dry_run: bool) -> int:
+    """The sealed files of the initiative's partner hand-overs made more than PARTNER_HANDOVER_KEEP_DAYS ago."""
+    where = [
+        PartnerHandover.partner_id.in_(sa.select(Partner.id).where(Partner.initiative_id == initiative.id)),
+        PartnerHandover.sealed.is_not(None),
+        PartnerHandover.created_at < now - timedelta(days=PARTNER_HANDOVER_KEEP_DAYS),
+    ]
+    if dry_run:
+        return int(db.session.scalar(sa.select(sa.func.count()).select_from(PartnerHandover).where(*where)) or 0)
+    result = db.session.execute(
+        sa.update(PartnerHandover)
+        .where(*where)
+        .values(sealed=None, deleted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
 def purge(

@@ -53,6 +53,7 @@ def register(app: Flask) -> None:
     from .exports import export_cli
     from .initiatives import demo_cli, initiatives_cli, keys_cli
     from .mail import mail_cli
+    from .partners import partners_cli
     from .statements import counters_cli, statements_cli
     from .users import users_cli
 
@@ -67,6 +68,7 @@ def register(app: Flask) -> None:
         demo_cli,
         counters_cli,
         statements_cli,
+        partners_cli,
     )
     for group in groups:
         for command in group.commands.values():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -9,13 +12,14 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..audit.retention import statements_deadline, subscribers_deadline
 from ..eci.fingerprint import network_fingerprint
-from ..eci.signer import validate
+from ..eci.signer import Problem, validate
 from ..errors import render_error
 from ..extensions import csrf, limiter
 from ..initiatives import by_progress, find_initiative, progress, signer_country
 from ..languages import current_language, format_day
 from ..links import links
-from ..models import Initiative, Statement, utcnow, utctoday
+from ..models import Initiative, Partner, Statement, utcnow, utctoday
+from ..partners.organisations import find_partner, partners_of
 from ..progress_map import progress_map
 from ..sharing.routes import share_for
 from ..statements import lifecycle
@@ -67,6 +71,8 @@ def initiative_page(slug: str) -> Response:
         render_template(
             "signing/initiative.html",
             initiative=initiative,
+            partner=find_partner(initiative, request.args.get("partner")),
+            partners=partners_of(initiative),
             progress=counts,
             status=initiative.public_status(today),
             days_left=max(0, (initiative.collection_end - today).days + 1),
@@ -109,14 +115,24 @@ def _closed(closed: lifecycle.SigningClosed, initiative: Initiative | None) -> R
     return render_error(closed.status, CLOSED_MESSAGES[closed.reason](initiative))
 
 
-def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
-    page = SignPage(initiative, signing_rules(initiative), values or {}, current_language(), problems or {})  # type: ignore[arg-type]
+Render = Callable[[Mapping[str, str], Mapping[str, Problem] | None, int], ResponseReturnValue]
+"""Shows the sign form again (values as typed, errors, status): the page's own, or the embedded one's."""
+
+
+def form_context(initiative: Initiative, values: Mapping[str, str], problems: Mapping[str, Problem] | None) -> dict:  # type: ignore[type-arg]
+    """What sign.html needs: the page, a fresh proof-of-work challenge, and the partner the form attributes to."""
+    page = SignPage(initiative, signing_rules(initiative), values or {}, current_language(), problems or {})
     work = _proof_of_work()
     challenge = work.challenge(utcnow()) if work.enabled else None
-    return render_template("signing/sign.html", initiative=initiative, page=page, proof_of_work=challenge), status
+    partner = find_partner(initiative, page.value("partner"))
+    return {"initiative": initiative, "page": page, "proof_of_work": challenge, "partner": partner}
 
 
-def _unsolved_refusal(initiative: Initiative) -> ResponseReturnValue | None:
+def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
+    return render_template("signing/sign.html", **form_context(initiative, values or {}, problems)), status  # type: ignore[arg-type]
+
+
+def _unsolved_refusal(initiative: Initiative, render: Render) -> ResponseReturnValue | None:
     """Without a valid proof of work a network gets 3 statements an hour (CONTRACT.md, CAPTCHA_ENABLED); the 4th
     gets its form back as typed, with a fresh challenge, a 429 and Retry-After."""
     work = _proof_of_work()
@@ -129,7 +145,7 @@ def _unsolved_refusal(initiative: Initiative) -> ResponseReturnValue | None:
     if wait is None:
         return None
     problem = proof_of_work.refusal(wait)
-    response = make_response(_render_form(initiative, request.form, {"proof_of_work": problem}, 429))
+    response = make_response(render(request.form, {"proof_of_work": problem}, 429))
     response.headers["Retry-After"] = str(wait)
     return response
 
@@ -143,7 +159,8 @@ def sign_form(slug: str) -> ResponseReturnValue:
         return _closed(closed, initiative)
     assert initiative is not None
     requested = (request.args.get("country") or "").upper()
-    return _render_form(initiative, {"country": requested} if initiative.country(requested) else {})
+    values = {"country": requested} if initiative.country(requested) else {}
+    return _render_form(initiative, {**values, "partner": request.args.get("partner", "")})
 
 
 def _masked(address: str) -> str:
@@ -156,30 +173,40 @@ def _sent_to_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SENT_TO_SALT)
 
 
-@blueprint.post("/i/<slug>/sign")
-@limiter.limit(_sign_limit, methods=["POST"])
-def sign_submit(slug: str) -> ResponseReturnValue:
-    initiative = find_initiative(slug)
-    today = utctoday()
-    try:
-        lifecycle.check_open(initiative, today)
-    except lifecycle.SigningClosed as closed:
-        return _closed(closed, initiative)
-    assert initiative is not None
-    if "choose_country" in request.form:  # no JavaScript: show the fields the chosen country needs
-        return _render_form(initiative, request.form)
+@dataclass(frozen=True)
+class Accepted:
+    """A statement was taken (or a repeat answered by email): `sent_to` is the masked address, signed for the URL."""
+
+    sent_to: str
+
+
+def _ticked(form: Mapping[str, str], name: str) -> bool:
+    return (form.get(name) or "").strip().lower() in {"y", "yes", "on", "1", "true"}
+
+
+def _partner_id(partner: Partner | None) -> int | None:
+    return partner.id if partner is not None else None
+
+
+def take_statement(initiative: Initiative, render: Render) -> Accepted | ResponseReturnValue:
+    """The sign form's POST, for the page and the embedded form alike: validate, the proof of work, then
+    `lifecycle.submit` with the partner the form names (an unknown code attributes to nobody)."""
+    form = request.form
+    if "choose_country" in form:  # no JavaScript: show the fields the chosen country needs
+        return render(form, None, 200)
     checked = validate(
-        request.form,
+        form,
         signing_rules(initiative),
-        today,
+        utctoday(),
         check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
     )
     if checked.signer is None:
-        return _render_form(initiative, request.form, checked.errors, 422)
-    refused = _unsolved_refusal(initiative)
+        return render(form, checked.errors, 422)
+    refused = _unsolved_refusal(initiative, render)
     if refused is not None:
         return refused
     rules = policy()
+    partner = find_partner(initiative, form.get("partner"))
     lifecycle.submit(
         initiative,
         checked.signer,
@@ -188,10 +215,28 @@ def sign_submit(slug: str) -> ResponseReturnValue:
         now=utcnow(),
         locale=current_language(),
         network_fp=network_fingerprint(rules.fingerprint_key, request.remote_addr),
+        partner_id=_partner_id(partner),
+        partner_updates=partner is not None and _ticked(form, "partner_updates_consent"),
     )
     # the page may say where the mail went, but the address itself stays out of cookies and logs: a masked form
-    sent_to = _sent_to_serializer().dumps(_masked(checked.signer.email))
-    return redirect(url_for("signing.check_inbox", slug=slug, to=sent_to), code=303)
+    return Accepted(_sent_to_serializer().dumps(_masked(checked.signer.email)))
+
+
+@blueprint.post("/i/<slug>/sign")
+@limiter.limit(_sign_limit, methods=["POST"])
+def sign_submit(slug: str) -> ResponseReturnValue:
+    initiative = find_initiative(slug)
+    try:
+        lifecycle.check_open(initiative, utctoday())
+    except lifecycle.SigningClosed as closed:
+        return _closed(closed, initiative)
+    assert initiative is not None
+    taken = take_statement(
+        initiative, lambda values, problems, status: _render_form(initiative, values, problems, status)
+    )
+    if not isinstance(taken, Accepted):
+        return taken
+    return redirect(url_for("signing.check_inbox", slug=slug, to=taken.sent_to), code=303)
 
 
 @blueprint.get("/i/<slug>/thanks")
@@ -326,3 +371,6 @@ def unsubscribe(slug: str, token: str) -> ResponseReturnValue:
         subscriptions.unsubscribe(initiative, subscriber_id, utcnow())
         done = True
     return render_template("signing/unsubscribe.html", initiative=initiative, done=done)
+
+
+from . import embed  # noqa: E402, F401  (the embeddable form and counter register on this blueprint)

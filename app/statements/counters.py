@@ -1,4 +1,5 @@
-"""The counters: per member state (confirmed, pending, quarantined, invalidated) and counted statements per day.
+"""The counters: per member state (confirmed, pending, quarantined, invalidated), counted statements per day, and
+counted statements per partner organisation and member state.
 
 They move only here, in the transaction of the change they count, by set-based UPDATEs that never read first.
 `check` recounts everything from the statements with the same rules and says where a counter is off; `repair`
@@ -15,7 +16,15 @@ import sqlalchemy as sa
 
 from ..database import upsert_add
 from ..extensions import db
-from ..models import ConfirmationDay, Initiative, InitiativeCountry, Statement, StatementStatus
+from ..models import (
+    ConfirmationDay,
+    Initiative,
+    InitiativeCountry,
+    Partner,
+    PartnerCountry,
+    Statement,
+    StatementStatus,
+)
 from .rules import counted
 
 KINDS = ("confirmed", "pending", "quarantined", "invalidated")
@@ -53,6 +62,19 @@ def move_days(initiative_id: int, confirmed_at: list[tuple[str, datetime | None]
     per_day = Counter((country, moment.date()) for country, moment in confirmed_at if moment is not None)
     for (country, day), count in sorted(per_day.items()):
         move_day(initiative_id, country, day, sign * count)
+
+
+def move_partner(partner_id: int | None, country: str, delta: int) -> None:
+    """Add to the counted statements a partner brought from one member state (a row is made on the first one)."""
+    if partner_id is not None and delta:
+        upsert_add(PartnerCountry.__table__, {"partner_id": partner_id, "country_code": country}, "confirmed", delta)
+
+
+def move_partners(moved: list[tuple[str, int | None]], sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) a set of counted statements, (country, partner), from the partners'."""
+    per_partner = Counter((partner_id, country) for country, partner_id in moved if partner_id is not None)
+    for (partner_id, country), count in sorted(per_partner.items()):
+        move_partner(partner_id, country, sign * count)
 
 
 # --- the recount ----------------------------------------------------------------------------------------------
@@ -100,6 +122,26 @@ def recount_days(initiative_id: int) -> dict[tuple[str, date], int]:
     }
 
 
+def recount_partners(initiative_id: int) -> dict[tuple[int, str], int]:
+    """Counted statements per (partner, country), from the statements."""
+    rows = db.session.execute(
+        sa.select(Statement.partner_id, Statement.country_code, sa.func.count())
+        .where(Statement.initiative_id == initiative_id, Statement.partner_id.is_not(None), counted())
+        .group_by(Statement.partner_id, Statement.country_code)
+    )
+    return {(int(partner_id), code): int(count) for partner_id, code, count in rows}
+
+
+def kept_partners(initiative_id: int) -> dict[tuple[int, str], int]:
+    """The partners' counters of one initiative, as kept."""
+    rows = db.session.execute(
+        sa.select(PartnerCountry.partner_id, PartnerCountry.country_code, PartnerCountry.confirmed)
+        .join(Partner, Partner.id == PartnerCountry.partner_id)
+        .where(Partner.initiative_id == initiative_id)
+    )
+    return {(int(partner_id), code): int(confirmed) for partner_id, code, confirmed in rows}
+
+
 @dataclass
 class CounterReport:
     """What differs for one initiative: {(country, kind): (kept, recounted)} and {(country, day): (kept, recounted)}."""
@@ -107,11 +149,12 @@ class CounterReport:
     initiative: Initiative
     countries: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     days: dict[tuple[str, date], tuple[int, int]] = field(default_factory=dict)
+    partners: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)  # {(partner id, country): ...}
     skipped: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.countries and not self.days
+        return not self.countries and not self.days and not self.partners
 
     def lines(self) -> list[str]:
         slug = self.initiative.slug
@@ -127,12 +170,17 @@ class CounterReport:
             f"{slug} {code} confirmed on {day.isoformat()}: counter {kept}, recount {actual} ({actual - kept:+d})"
             for (code, day), (kept, actual) in sorted(self.days.items())
         ]
+        out += [
+            f"{slug} partner {partner_id} {code} confirmed: counter {kept}, recount {actual} ({actual - kept:+d})"
+            for (partner_id, code), (kept, actual) in sorted(self.partners.items())
+        ]
         return out
 
     def as_details(self) -> dict[str, object]:
         return {
             "countries": {f"{c} {k}": [kept, actual] for (c, k), (kept, actual) in sorted(self.countries.items())},
             "days": {f"{c} {d.isoformat()}": [kept, actual] for (c, d), (kept, actual) in sorted(self.days.items())},
+            "partners": {f"{p} {c}": [kept, actual] for (p, c), (kept, actual) in sorted(self.partners.items())},
         }
 
 
@@ -160,6 +208,10 @@ def check(initiative: Initiative) -> CounterReport:
     for key in sorted(set(days) | set(kept_days)):
         if kept_days.get(key, 0) != days.get(key, 0):
             report.days[key] = (kept_days.get(key, 0), days.get(key, 0))
+    partners, kept = recount_partners(initiative.id), kept_partners(initiative.id)
+    for pair in sorted(set(partners) | set(kept)):
+        if kept.get(pair, 0) != partners.get(pair, 0):
+            report.partners[pair] = (kept.get(pair, 0), partners.get(pair, 0))
     return report
 
 
@@ -178,6 +230,16 @@ def repair(report: CounterReport) -> None:
     db.session.execute(
         sa.delete(ConfirmationDay)
         .where(ConfirmationDay.initiative_id == initiative.id, ConfirmationDay.confirmed == 0)
+        .execution_options(synchronize_session=False)
+    )
+    for (partner_id, code), (kept, actual) in report.partners.items():
+        move_partner(partner_id, code, actual - kept)
+    db.session.execute(
+        sa.delete(PartnerCountry)
+        .where(
+            PartnerCountry.partner_id.in_(sa.select(Partner.id).where(Partner.initiative_id == initiative.id)),
+            PartnerCountry.confirmed == 0,
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.expire(initiative)

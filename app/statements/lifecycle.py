@@ -36,6 +36,7 @@ from ..models import (
     StatementStatus,
     Subscriber,
 )
+from ..partners import optins as partner_optins
 from ..sealing import seal
 from ..signing.subscriptions import subscribe, subscription_for, unsubscribe_url
 from . import counters
@@ -229,11 +230,14 @@ def submit(
     now: datetime,
     locale: str = "en",
     network_fp: str | None = None,
+    partner_id: int | None = None,
+    partner_updates: bool = False,
 ) -> SubmitOutcome:
     """Record a pending statement for this person and address and send its link; or answer a repeat by email only.
 
     The unique constraints decide races: of two identical submissions only one insert succeeds, and the other is
-    handled as the repeat it is.
+    handled as the repeat it is. `partner_id` is the partner organisation whose link or embed brought the statement;
+    with `partner_updates` the address is kept for that partner's hand-over (app/partners/optins.py).
     """
     key = policy.fingerprint_key
     identity_fp = identity_fingerprint(
@@ -294,6 +298,7 @@ def submit(
                 "locale": locale,
                 "created_at": now,
                 "link_sent_at": now if allowed else None,
+                "partner_id": partner_id,
             },
         )
         if not inserted:
@@ -303,6 +308,8 @@ def submit(
         counters.move(initiative.id, signer.country, pending=1)
         if signer.updates_consent:
             subscribe(initiative, statement_id, signer.email, key, now)
+        if partner_id is not None and partner_updates:
+            partner_optins.opt_in(partner_id, statement_id, signer.email, key, locale, now)
         if allowed:
             _send_link(
                 initiative,
@@ -400,7 +407,7 @@ def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> C
             ),
         )
         .values(status=StatementStatus.CONFIRMED, confirmed_at=now)
-        .returning(Statement.country_code, Statement.quarantine_id)
+        .returning(Statement.country_code, Statement.quarantine_id, Statement.partner_id)
         .execution_options(synchronize_session=False)
     ).first()
     counted = False
@@ -409,6 +416,7 @@ def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> C
         if counted:
             counters.move(initiative.id, row.country_code, pending=-1, confirmed=1)
             counters.move_day(initiative.id, row.country_code, now.date(), 1)
+            counters.move_partner(row.partner_id, row.country_code, 1)
         _lapse([*same_person, Statement.id != statement.id], initiative.id, pressed_at=None)
     elif not _lapse([Statement.id == statement.id], initiative.id, pressed_at=now):
         # lapsed already, when the same person confirmed from another address: the press is remembered
@@ -425,6 +433,7 @@ def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> C
         .values(active=True)
         .execution_options(synchronize_session=False)
     )
+    partner_optins.confirm(statement.id)
     db.session.refresh(statement)
     return ConfirmOutcome(statement, counted)
 
@@ -449,15 +458,16 @@ def invalidate(initiative: Initiative, statement_ids: list[uuid.UUID]) -> dict[s
             Statement.status == StatementStatus.CONFIRMED,
         )
         .values(status=StatementStatus.INVALIDATED)
-        .returning(Statement.country_code, Statement.quarantine_id, Statement.confirmed_at)
+        .returning(Statement.country_code, Statement.quarantine_id, Statement.confirmed_at, Statement.partner_id)
         .execution_options(synchronize_session=False)
     ).all()
     per_country: dict[str, int] = {}
-    for country, quarantine_id, confirmed_at in rows:
+    for country, quarantine_id, confirmed_at, partner_id in rows:
         if quarantine_id is None:
             counters.move(initiative.id, country, confirmed=-1, invalidated=1)
             if confirmed_at is not None:
                 counters.move_day(initiative.id, country, confirmed_at.date(), -1)
+            counters.move_partner(partner_id, country, -1)
         else:
             counters.move(initiative.id, country, quarantined=-1, invalidated=1)
         per_country[country] = per_country.get(country, 0) + 1

@@ -289,14 +289,17 @@ def preview(initiative: Initiative, criteria: Criteria) -> Tally:
 
 
 def _move(initiative: Initiative, rows: list[Any], sign: int) -> Tally:
-    """Move the counters for statements set aside (sign 1) or released (sign -1): (country, status, confirmed_at)."""
+    """Move the counters for statements set aside (sign 1) or released (sign -1): (country, status, confirmed_at,
+    partner)."""
     counts: dict[str, list[int]] = {}
     counted_days: list[tuple[str, datetime | None]] = []
-    for country, status, confirmed_at in rows:
+    counted_partners: list[tuple[str, int | None]] = []
+    for country, status, confirmed_at, partner_id in rows:
         tally = counts.setdefault(country, [0, 0])
         if status == StatementStatus.CONFIRMED:
             tally[0] += 1
             counted_days.append((country, confirmed_at))
+            counted_partners.append((country, partner_id))
         elif status == StatementStatus.PENDING:
             tally[1] += 1
         # a lapsed or invalidated statement left the quarantined count when it lapsed or was invalidated
@@ -309,6 +312,7 @@ def _move(initiative: Initiative, rows: list[Any], sign: int) -> Tally:
             quarantined=sign * (confirmed + pending),
         )
     counters.move_days(initiative.id, counted_days, -sign)
+    counters.move_partners(counted_partners, -sign)
     return _ordered(initiative, counts)
 
 
@@ -341,7 +345,7 @@ def apply(initiative: Initiative, criteria: Criteria, reason: str, actor: str) -
         sa.update(Statement)
         .where(*_matching(initiative, criteria))
         .values(quarantine_id=quarantine.id)
-        .returning(Statement.country_code, Statement.status, Statement.confirmed_at)
+        .returning(Statement.country_code, Statement.status, Statement.confirmed_at, Statement.partner_id)
         .execution_options(synchronize_session=False)
     ).all()
     if not rows:
@@ -380,7 +384,7 @@ def release(initiative: Initiative, quarantine: Quarantine, reason: str, actor: 
         sa.update(Statement)
         .where(Statement.initiative_id == initiative.id, Statement.quarantine_id == quarantine.id)
         .values(quarantine_id=None)
-        .returning(Statement.country_code, Statement.status, Statement.confirmed_at)
+        .returning(Statement.country_code, Statement.status, Statement.confirmed_at, Statement.partner_id)
         .execution_options(synchronize_session=False)
     ).all()
     tally = _move(initiative, rows, -1)

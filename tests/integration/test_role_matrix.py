@@ -20,7 +20,17 @@ from flask.testing import FlaskClient
 from app.admin.access import ALL_ROLES, PUBLIC_STAFF_ENDPOINTS, session_values
 from app.admin.accounts import create_account
 from app.audit.log import record
-from app.models import AuditEntry, ExportRecord, Initiative, Quarantine, StaffUser, SupporterUpdate, SupporterUpdateText
+from app.models import (
+    AuditEntry,
+    ExportRecord,
+    Initiative,
+    Partner,
+    PartnerHandover,
+    Quarantine,
+    StaffUser,
+    SupporterUpdate,
+    SupporterUpdateText,
+)
 
 from ..support.factories import make_initiative
 
@@ -37,6 +47,8 @@ class Rows:
     entry: AuditEntry
     account: StaffUser
     update: SupporterUpdate
+    partner: Partner
+    handover: PartnerHandover
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,8 @@ PARAMS: dict[str, Param] = {
     "entry_id": Param(lambda rows: rows.entry.id, scoped=True),
     "user_id": Param(lambda rows: rows.account.id, scoped=False),
     "update_id": Param(lambda rows: rows.update.id, scoped=True),
+    "partner_id": Param(lambda rows: rows.partner.id, scoped=True),
+    "handover_id": Param(lambda rows: rows.handover.id, scoped=True),
     "country": Param(lambda rows: "DE", scoped=False),
     "code": Param(lambda rows: "DE", scoped=False),
     "locale": Param(lambda rows: "de", scoped=False),
@@ -72,6 +86,19 @@ POLICY: dict[str, frozenset[str]] = {
     "admin.update_send": MANAGERS,
     "admin.update_pause": MANAGERS,
     "admin.update_resume": MANAGERS,
+    # partner organisations and embeds (issue 9): the campaign's organizers and admins; auditors see the dashboard's
+    # counts per partner only, and no address (hand-overs are for the campaign to give, not to audit)
+    "admin.partners": MANAGERS,
+    "admin.partner_new": MANAGERS,
+    "admin.frame_origins": MANAGERS,
+    "admin.partner": MANAGERS,
+    "admin.partner_save": MANAGERS,
+    "admin.partner_report_link": MANAGERS,
+    "admin.partner_handover_confirm": MANAGERS,
+    "admin.partner_handover": MANAGERS,
+    "admin.partner_handover_download": MANAGERS,
+    "admin.partner_delete_confirm": MANAGERS,
+    "admin.partner_delete": MANAGERS,
 }
 """Who may use a route, written here and not read from the view: a listed endpoint is requested with these roles
 as the expectation, and its `staff_required` roles must say the same. Endpoints not listed are checked against the
@@ -108,8 +135,15 @@ def _rows(db, tmp_path: Path) -> Rows:  # type: ignore[no-untyped-def]
     update = SupporterUpdate(initiative_id=initiative.id, default_locale="en", created_by="setup")
     update.texts.append(SupporterUpdateText(locale="en", subject="News", body="The campaign goes on."))
     db.session.add(update)
+    partner = Partner(initiative_id=initiative.id, code="matrix-partner", name="Matrix partner", website="")
+    db.session.add(partner)
+    db.session.flush()
+    handover = PartnerHandover(
+        partner_id=partner.id, created_by="setup", addresses=0, manifest=b"{}", manifest_sha256="0" * 64, sealed=b""
+    )
+    db.session.add(handover)
     db.session.commit()
-    return Rows(initiative, export, quarantine, entry, account, update)
+    return Rows(initiative, export, quarantine, entry, account, update, partner, handover)
 
 
 def _staff(db, initiative: Initiative) -> dict[str, StaffUser]:  # type: ignore[no-untyped-def]
