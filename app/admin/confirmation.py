@@ -25,7 +25,7 @@ CONFIRM_FIELD = "confirmation"
 REASON_FIELD = "reason"
 SALT = "quorum.admin.confirm"
 MAX_AGE_SECONDS = 3600
-"""As long as a CSRF token lives (Flask-WTF's WTF_CSRF_TIME_LIMIT): a page left open longer is confirmed again."""
+"""A confirmation page left open longer is shown again, with what is true by then."""
 REASON_LIMIT = 1000
 """Characters; a reason is a sentence or two (the withdrawal's is shown on the public page)."""
 

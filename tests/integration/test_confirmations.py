@@ -269,8 +269,10 @@ def test_the_reason_of_a_withdrawal_is_kept_for_the_public_page(app: Flask, db, 
     assert "shown on the public page" in page.text
     long = confirm(client, "/admin/initiatives/guarded/status", "x" * 1001, query={"status": "withdrawn"})
     assert long.status_code == 422 and _initiative(db, "guarded").status == "collecting"
+    bell = confirm(client, "/admin/initiatives/guarded/status", "a\x07b", query={"status": "withdrawn"})
+    assert bell.status_code == 422 and "control characters" in bell.text
     nul = confirm(client, "/admin/initiatives/guarded/status", "a\x00b", query={"status": "withdrawn"})
-    assert nul.status_code == 422
+    assert nul.status_code == 400 and "NUL" in nul.text  # refused before any view (app/admin/routes.py)
     reason = "The Commission adopted the proposal we asked for."
     assert (
         confirm(client, "/admin/initiatives/guarded/status", reason, query={"status": "withdrawn"}).status_code == 302
