@@ -83,7 +83,8 @@ TEXT_LIMITS: dict[str, int] = {"title": 200, "summary": 5_000, "objectives": 5_0
 Regulation (EU) 2019/788, Annex II) and bounds the first rendering of any Markdown in them to about a tenth of a
 second, whatever is typed (bench/markdown.py; docs/decisions/013-staff-pages-that-protect-their-users.md)."""
 MULTILINE = "\n\r\t"
-"""The control characters a summary or objectives may hold (a textarea sends line breaks as CR LF)."""
+"""The control characters a text may hold (a textarea sends line breaks as CR LF; a title's are flattened where
+it is shown in one line, as in a mail's subject)."""
 
 
 def text_problem(name: str, value: str) -> str | None:
@@ -94,8 +95,7 @@ def text_problem(name: str, value: str) -> str | None:
         if name == "title":
             return _("the title is too long (at most %(n)d characters)", n=limit)
         return _("at most %(n)d characters", n=limit)
-    allowed = "" if name == "title" else MULTILINE
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
+    if any(unicodedata.category(ch) == "Cc" and ch not in MULTILINE for ch in value):
         return _("remove the control characters")
     return None
 
