@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bench import export, load, proof_of_work, reach, signing
+from bench import export, load, markdown, proof_of_work, reach, signing
 from tests.support import postgres
 
 
 def main() -> None:
     signing.main(["--signers", "300"])
     reach.main([])
+    markdown.main([])
     proof_of_work.main(["--forms", "20", "--seconds", "60"])
     if not postgres.available():
         print("bench: PostgreSQL 15 is not installed (make system-deps): skipping the load benchmark")

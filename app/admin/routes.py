@@ -20,6 +20,7 @@ def _refuse_nul() -> ResponseReturnValue | None:
             return render_error(400, _("The request held a NUL character, which no field may hold. Nothing changed."))
     return None
 
+
 # Imported for their routes; each module owns one feature of the staff side.
 from . import (  # noqa: E402, F401
     accounts,
