@@ -36,6 +36,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
 
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_services(app)
     register_cli(app)
@@ -45,6 +46,12 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     register_security_headers(app)
     register_access_log(app)
     return app
+
+
+def register_url_converters(app: Flask) -> None:
+    from .database import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter
 
 
 def register_extensions(app: Flask) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from werkzeug.routing import IntegerConverter, Map
 
 from .extensions import db
 
@@ -64,3 +65,17 @@ def checkpoint_after_scrubbing(session: Any) -> None:
         return
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+ROW_ID_MAX = 2**31 - 1
+"""The largest id an `integer` column holds on PostgreSQL (SQLite's hold more, never needed)."""
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every URL, bounded by the largest row id: /admin/accounts/99999999999 is a 404, not an integer
+    overflow in the database (a 500)."""
+
+    def __init__(
+        self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ) -> None:
+        super().__init__(map, fixed_digits, min, ROW_ID_MAX if max is None else max, signed)

@@ -11,11 +11,10 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .extensions import db
-from .initiatives import InitiativeError
+from .initiatives import InitiativeError, text_problem
 from .models import Initiative, InitiativeText
 
 TEXT_FIELDS = ("title", "summary", "objectives")
-TITLE_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -81,10 +80,11 @@ def save_text(
             initiative.texts.remove(text)
             db.session.flush()
         return {name: [before[name], ""] for name in TEXT_FIELDS if before[name]}
+    errors = {name: problem for name in TEXT_FIELDS if (problem := text_problem(name, cleaned[name]))}
     if not cleaned["title"]:
-        raise InitiativeError(_("the title is empty: a text in another language needs its own title"), "title")
-    if len(cleaned["title"]) > TITLE_LIMIT:
-        raise InitiativeError(_("the title may have at most %(n)d characters", n=TITLE_LIMIT), "title")
+        errors["title"] = _("the title is empty: a text in another language needs its own title")
+    if errors:
+        raise InitiativeError(errors)
     if text is None:
         text = InitiativeText(locale=locale)
         initiative.texts.append(text)

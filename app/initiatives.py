@@ -77,6 +77,29 @@ def _check_rules(rule_set: str, goal: int, min_countries: int, codes: list[str])
     return errors
 
 
+TEXT_LIMITS: dict[str, int] = {"title": 200, "summary": 5_000, "objectives": 5_000}
+"""The longest title, summary and objectives, in characters, in every language. The title is its column's length;
+5,000 characters is about 800 words of summary (the Commission's register takes 1,200 characters of objectives,
+Regulation (EU) 2019/788, Annex II) and bounds the first rendering of any Markdown in them to about a tenth of a
+second, whatever is typed (bench/markdown.py; docs/decisions/013-staff-pages-that-protect-their-users.md)."""
+MULTILINE = "\n\r\t"
+"""The control characters a text may hold (a textarea sends line breaks as CR LF; a title's are flattened where
+it is shown in one line, as in a mail's subject)."""
+
+
+def text_problem(name: str, value: str) -> str | None:
+    """Why a title, summary or objectives cannot be saved as typed: too long, or a control character (a NUL byte,
+    which PostgreSQL refuses in text, among them); None when it can."""
+    limit = TEXT_LIMITS[name]
+    if len(value.replace("\r\n", "\n")) > limit:  # as the browser counts a textarea's maxlength
+        if name == "title":
+            return _("the title is too long (at most %(n)d characters)", n=limit)
+        return _("at most %(n)d characters", n=limit)
+    if any(unicodedata.category(ch) == "Cc" and ch not in MULTILINE for ch in value):
+        return _("remove the control characters")
+    return None
+
+
 DETAILS = (
     "objectives",
     "organizers",
@@ -108,10 +131,12 @@ def check_details(details: Mapping[str, str]) -> tuple[dict[str, str], dict[str,
         value = (details[name] or "").strip()
         if name == "organizers":  # one name a line: blank lines and stray spaces go
             value = "\n".join(line.strip() for line in value.splitlines() if line.strip())
-        limit = _column_limit(name)
-        if limit is not None and len(value) > limit:
+        limit = TEXT_LIMITS.get(name) or _column_limit(name)
+        if name in TEXT_LIMITS and (problem := text_problem(name, value)):
+            errors[name] = problem
+        elif limit is not None and len(value) > limit:
             errors[name] = _("at most %(n)d characters", n=limit)
-        elif name != "objectives" and any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in value):
+        elif any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in value):
             errors[name] = _("remove the control characters")
         elif value and name in ("website", "register_url") and not _web_address(value):
             errors[name] = _("enter a whole web address, starting with https://")
@@ -170,11 +195,12 @@ def create_initiative(
         errors["slug"] = _("the slug must be lower-case letters, digits and hyphens (at most 80)")
     elif db.session.scalar(sa.select(Initiative.id).where(Initiative.slug == slug)) is not None:
         errors["slug"] = _("an initiative with slug %(slug)r exists already", slug=slug)
-    title_limit = Initiative.__table__.c.title.type.length  # PostgreSQL refuses longer; SQLite would keep it
     if not title.strip():
         errors["title"] = _("the title is empty")
-    elif len(title.strip()) > title_limit:
-        errors["title"] = _("the title is too long (at most %(n)d characters)", n=title_limit)
+    elif problem := text_problem("title", title.strip()):
+        errors["title"] = problem
+    if problem := text_problem("summary", summary):
+        errors["summary"] = problem
     try:
         check_dates(start, end)
     except InitiativeError as error:
@@ -266,8 +292,10 @@ def update_initiative(initiative: Initiative, changes: InitiativeChanges, today:
     title = initiative.title if changes.title is None else changes.title.strip()
     if not title:
         errors["title"] = _("the title is empty")
-    elif len(title) > 200:
-        errors["title"] = _("the title may have at most 200 characters")
+    elif problem := text_problem("title", title):
+        errors["title"] = problem
+    if changes.summary is not None and (problem := text_problem("summary", changes.summary)):
+        errors["summary"] = problem
 
     start = changes.start or initiative.collection_start
     end = changes.end or initiative.collection_end
@@ -378,15 +406,25 @@ def transitions(initiative: Initiative, today: date) -> list[Transition]:
     return result
 
 
-def change_status(initiative: Initiative, to: str, reason: str, today: date) -> dict[str, str]:
-    """Move along the status flow with a written reason; returns the details for the audit log."""
-    errors: dict[str, str] = {}
+def status_refusal(initiative: Initiative, to: str, today: date) -> str:
+    """Why `initiative` may not move to `to` today (an unknown status included), or "" when it may."""
     if to not in STATUS_FLOW:
-        errors["status"] = _("unknown status %(status)r", status=to)
-    else:
-        why = _refusal(initiative, to, today)
-        if why:
-            errors["status"] = why
+        return _("unknown status %(status)r", status=to)
+    return _refusal(initiative, to, today)
+
+
+WITHDRAWN_REASON_LIMIT = Initiative.__table__.c.withdrawn_reason.type.length
+
+
+def change_status(initiative: Initiative, to: str, reason: str, today: date) -> dict[str, str]:
+    """Move along the status flow with a written reason; returns the details for the audit log. A withdrawal's
+    reason is also the initiative's, shown on its public page."""
+    errors: dict[str, str] = {}
+    why = status_refusal(initiative, to, today)
+    if why:
+        errors["status"] = why
+    if len(reason.strip()) > WITHDRAWN_REASON_LIMIT:
+        errors["reason"] = _("at most %(n)d characters", n=WITHDRAWN_REASON_LIMIT)
     if not reason.strip():
         errors["reason"] = _("say why: the reason goes into the audit log")
     if errors:
@@ -399,6 +437,7 @@ def change_status(initiative: Initiative, to: str, reason: str, today: date) -> 
         initiative.submitted_at = utcnow()
     elif to == InitiativeStatus.WITHDRAWN:
         initiative.withdrawn_at = utcnow()
+        initiative.withdrawn_reason = reason.strip()
     db.session.flush()
     return {"from": before, "to": to}
 

@@ -98,6 +98,8 @@ class Initiative(db.Model):
     auditor_public_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
     submitted_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    # why the organizers withdrew it, as they confirmed it: shown on the public page and in the audit log
+    withdrawn_reason: Mapped[str] = mapped_column(sa.String(1000), default="", server_default="")
     # first opened to the public; a draft withdrawn before that was never public and stays hidden
     published_at: Mapped[datetime | None]
     # when retention destroyed the statements: the counters stay as the historical count, no recount can check them

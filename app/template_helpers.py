@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 from flask import Flask
 from flask_babel import format_decimal, format_percent, gettext, ngettext
 from markdown_it import MarkdownIt
@@ -16,10 +20,60 @@ from .models import Initiative
 # Raw HTML in a summary is shown as text, and markdown-it refuses javascript: and data: links.
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
+MARKDOWN_LIMIT = 50_000
+"""Longer text is shown as plain text, never parsed: markdown-it's work grows with the length (up to ~25 µs a
+character, bench/markdown.py), and text stored before the caps of `app.initiatives.TEXT_LIMITS`, or by hand, must not
+hold every page for seconds. 50,000 is the longest update body (`app.updates.writing.BODY_MAX`)."""
+CACHE_CHARACTERS = 8_000_000
+"""How much rendered HTML one process keeps (about 16 MB): hundreds of initiatives' texts in every language."""
+
+
+class RenderedMarkdown:
+    """The HTML of each Markdown text, rendered once per process and kept by the SHA-256 of the text: the text's
+    revision. An edit is a new text, so a new key, and nothing is ever stale; the least recently shown go first."""
+
+    def __init__(self, max_characters: int) -> None:
+        self.max_characters = max_characters
+        self._held: OrderedDict[bytes, str] = OrderedDict()
+        self._characters = 0
+        self._lock = threading.Lock()
+
+    def html(self, text: str) -> str:
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        with self._lock:
+            html = self._held.get(key)
+            if html is not None:
+                self._held.move_to_end(key)
+                return html
+        html = _render(text)
+        with self._lock:
+            if key not in self._held:
+                self._held[key] = html
+                self._characters += len(html)
+            while self._characters > self.max_characters and len(self._held) > 1:
+                _key, dropped = self._held.popitem(last=False)
+                self._characters -= len(dropped)
+        return html
+
+    def clear(self) -> None:
+        with self._lock:
+            self._held.clear()
+            self._characters = 0
+
+
+def _render(text: str) -> str:
+    if len(text) > MARKDOWN_LIMIT:
+        return str(Markup("<p>{}</p>\n").format(text))  # escaped, in time proportional to its length
+    return _markdown.render(text)
+
+
+rendered_markdown = RenderedMarkdown(CACHE_CHARACTERS)
+
 
 def render_markdown(text: str) -> Markup:
-    """Organizers write summaries in Markdown; what reaches the page is safe HTML."""
-    return Markup(_markdown.render(text or ""))  # noqa: S704
+    """Organizers write summaries and updates in Markdown; what reaches the page is safe HTML, rendered once for each
+    revision of the text (in each language, as each language's text is its own)."""
+    return Markup(rendered_markdown.html(text or ""))  # noqa: S704
 
 
 def register(app: Flask) -> None:

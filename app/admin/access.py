@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from ..extensions import db
+from ..initiatives import find_initiative
 from ..models import Initiative, InstanceSetting, StaffRole, StaffUser
 
 ALL_ROLES = frozenset(StaffRole)
@@ -189,7 +190,7 @@ def staff_required(*roles: str, enrolment: bool = False) -> Callable[[F], F]:
 def initiative_for_staff(slug: str) -> Initiative:
     """The initiative named in the URL, if the signed-in staff member was given it (admins see all)."""
     user = current_staff()
-    initiative = db.session.scalar(sa.select(Initiative).where(Initiative.slug == slug))
+    initiative = find_initiative(slug)  # a slug that could not be one (a NUL byte) is a 404, not a database error
     if initiative is None:
         abort(404)
     if user is None or not user.can_access(initiative):

@@ -16,6 +16,8 @@ from ..database import insert_unless_conflict
 from ..extensions import db
 from ..models import Initiative, InstanceSetting, StaffRole, StaffUser, utcnow
 from .access import TOTP_REQUIRED_SETTINGS, actor, current_staff, end_sessions, instance_setting, staff_required
+from .confirmation import Confirmation, Confirmed, Field, ask
+from .confirmation import page as confirmation_page
 from .passwords import hash_password, password_problem
 from .routes import blueprint
 from .second_factor import remove
@@ -124,7 +126,7 @@ def change_account(
     return changes
 
 
-def set_active(user: StaffUser, active: bool, *, actor: str, acting_id: int | None) -> bool:
+def set_active(user: StaffUser, active: bool, *, actor: str, acting_id: int | None, reason: str = "") -> bool:
     """Deactivate or reactivate; an admin cannot lock themselves out. Returns whether anything changed."""
     if not active and user.id == acting_id:
         raise AccountError(_("You cannot deactivate your own account; another admin can."))
@@ -133,23 +135,23 @@ def set_active(user: StaffUser, active: bool, *, actor: str, acting_id: int | No
     user.active = active
     if not active:
         end_sessions(user)  # else reactivating would bring its old sessions back
-    record(actor, "account.reactivate" if active else "account.deactivate", target=user.email)
+    record(actor, "account.reactivate" if active else "account.deactivate", target=user.email, reason=reason)
     return True
 
 
-def reset_password(user: StaffUser, password: str, *, actor: str) -> None:
+def reset_password(user: StaffUser, password: str, *, actor: str, reason: str = "") -> None:
     """A new password set by an admin; the old one's sessions end with it."""
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
     user.password_hash = hash_password(password)
     end_sessions(user)
-    record(actor, "account.password_reset", target=user.email)
+    record(actor, "account.password_reset", target=user.email, reason=reason)
 
 
-def reset_second_factor(user: StaffUser, *, actor: str) -> bool:
+def reset_second_factor(user: StaffUser, *, actor: str, reason: str = "") -> bool:
     """For a staff member who lost their device: their sessions end, and they enrol again at the next sign-in."""
-    return remove(user, actor=actor, action="account.totp_reset")
+    return remove(user, actor=actor, action="account.totp_reset", reason=reason)
 
 
 def set_totp_required(role: StaffRole, required: bool, *, actor: str) -> bool:
@@ -262,53 +264,113 @@ def account_edit(user_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.account_edit", user_id=user.id))
 
 
-def _set_active(user_id: int, active: bool) -> ResponseReturnValue:
-    user = _account(user_id)
-    try:
-        changed = set_active(user, active, actor=actor(), acting_id=_acting_id())
-    except AccountError as failure:
-        return _render_edit(user, str(failure), 422)
-    if changed:
-        flash(
-            _("Account %(email)s reactivated.", email=user.email)
-            if active
-            else _("Account %(email)s deactivated.", email=user.email),
-            "status",
-        )
-    return redirect(url_for("admin.account_edit", user_id=user.id))
-
-
-@blueprint.post("/accounts/<int:user_id>/deactivate")
+@blueprint.route("/accounts/<int:user_id>/deactivate", methods=["GET", "POST"])
 @staff_required(StaffRole.ADMIN)
 def account_deactivate(user_id: int) -> ResponseReturnValue:
-    return _set_active(user_id, False)
+    """Deactivate once confirmed with a reason: every session of the account ends at once."""
+    user = _account(user_id)
+    if user.id == _acting_id():
+        return _render_edit(user, _("You cannot deactivate your own account; another admin can."), 422)
+    if not user.active:
+        return redirect(url_for("admin.account_edit", user_id=user.id))
+    answer = ask(
+        Confirmation(
+            heading=_("Deactivate %(email)s", email=user.email),
+            consequences=(
+                _("The account can no longer sign in, and every session it has open ends at its next request."),
+                _("Its role and initiatives are kept: another admin can reactivate it, but no session comes back."),
+            ),
+            button=_("Deactivate the account"),
+            back=url_for("admin.account_edit", user_id=user.id),
+            facts=_account_facts(user),
+        )
+    )
+    if not isinstance(answer, Confirmed):
+        return answer
+    try:
+        set_active(user, False, actor=actor(), acting_id=_acting_id(), reason=answer.reason)
+    except AccountError as failure:
+        return _render_edit(user, str(failure), 422)
+    flash(_("Account %(email)s deactivated.", email=user.email), "status")
+    return redirect(url_for("admin.account_edit", user_id=user.id))
 
 
 @blueprint.post("/accounts/<int:user_id>/reactivate")
 @staff_required(StaffRole.ADMIN)
 def account_reactivate(user_id: int) -> ResponseReturnValue:
-    return _set_active(user_id, True)
+    """Reactivate: undoes a deactivation (the old sessions stay ended), so it needs no confirmation step."""
+    user = _account(user_id)
+    if set_active(user, True, actor=actor(), acting_id=_acting_id()):
+        flash(_("Account %(email)s reactivated.", email=user.email), "status")
+    return redirect(url_for("admin.account_edit", user_id=user.id))
 
 
-@blueprint.post("/accounts/<int:user_id>/password")
+def _account_facts(user: StaffUser) -> tuple[tuple[str, str], ...]:
+    return ((_("Account"), user.email), (_("Role"), user.role))
+
+
+@blueprint.route("/accounts/<int:user_id>/password", methods=["GET", "POST"])
 @staff_required(StaffRole.ADMIN)
 def account_password(user_id: int) -> ResponseReturnValue:
+    """A new password set by an admin, typed on the confirmation page with the reason."""
     user = _account(user_id)
+    confirmation = Confirmation(
+        heading=_("Reset the password of %(email)s", email=user.email),
+        consequences=(
+            _("The old password stops working at once, and every session of this account ends."),
+            _("Tell them the new password by another channel; they cannot see it anywhere in Quorum."),
+        ),
+        button=_("Reset the password"),
+        back=url_for("admin.account_edit", user_id=user.id),
+        fields=(
+            Field(
+                "password",
+                _("New password"),
+                type="password",
+                hint=_("At least 12 characters."),
+                autocomplete="new-password",
+            ),
+        ),
+        facts=_account_facts(user),
+    )
+    answer = ask(confirmation)
+    if not isinstance(answer, Confirmed):
+        return answer
     try:
-        reset_password(user, request.form.get("password", ""), actor=actor())
+        reset_password(user, answer.values["password"], actor=actor(), reason=answer.reason)
     except AccountError as failure:
-        return _render_edit(user, str(failure), 422)
+        return confirmation_page(confirmation, 422, {"password": str(failure)})
     flash(
         _("The password of %(email)s is reset; tell them the new one by another channel.", email=user.email), "status"
     )
     return redirect(url_for("admin.account_edit", user_id=user.id))
 
 
-@blueprint.post("/accounts/<int:user_id>/second-factor/reset")
+@blueprint.route("/accounts/<int:user_id>/second-factor/reset", methods=["GET", "POST"])
 @staff_required(StaffRole.ADMIN)
 def account_totp_reset(user_id: int) -> ResponseReturnValue:
+    """Remove a staff member's second factor (a lost device), once confirmed with a reason."""
     user = _account(user_id)
-    if reset_second_factor(user, actor=actor()):
+    if not user.totp_secret:
+        return redirect(url_for("admin.account_edit", user_id=user.id))
+    answer = ask(
+        Confirmation(
+            heading=_("Remove the second factor of %(email)s", email=user.email),
+            consequences=(
+                _("Their authenticator app no longer works here, and every session of this account ends."),
+                _(
+                    "Until they set up a new one, their password alone signs them in (or, where their role must use "
+                    "a second factor, sends them to set one up)."
+                ),
+            ),
+            button=_("Remove the second factor"),
+            back=url_for("admin.account_edit", user_id=user.id),
+            facts=_account_facts(user),
+        )
+    )
+    if not isinstance(answer, Confirmed):
+        return answer
+    if reset_second_factor(user, actor=actor(), reason=answer.reason):
         flash(_("The second factor of %(email)s is removed; they can set up a new one.", email=user.email), "status")
     return redirect(url_for("admin.account_edit", user_id=user.id))
 

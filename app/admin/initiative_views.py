@@ -22,12 +22,15 @@ from ..initiatives import (
     create_initiative,
     record_creation,
     rules_frozen,
+    status_refusal,
     transitions,
     update_initiative,
 )
 from ..languages import LANGUAGES, current_language, language_name, offered
-from ..models import Initiative, StaffRole, utctoday
+from ..models import Initiative, InitiativeStatus, StaffRole, utctoday
+from ..statements.rules import is_public
 from .access import actor, current_staff, initiative_for_staff, staff_required, visible_initiatives
+from .confirmation import Confirmation, Confirmed, ask
 from .routes import blueprint
 
 MANAGERS = (StaffRole.ADMIN, StaffRole.ORGANIZER)
@@ -217,18 +220,79 @@ def initiative_edit(slug: str) -> tuple[str, int] | Response:
     return _edit_page(initiative, form, code=422)
 
 
-@blueprint.post("/initiatives/<slug>/status")
+def _status_confirmation(initiative: Initiative, to: str) -> Confirmation:
+    """What moving to `to` does, in words: every status change is confirmed on a page of its own."""
+    public = is_public(initiative)
+    consequences = {
+        InitiativeStatus.COLLECTING: (
+            _("The initiative becomes public: its page, the home page and the public counts (API) show it.")
+            if initiative.published_at is None
+            else _("Collection opens again: people can sign until the last day of collection."),
+            _("Once published, it stays listed, even if it is withdrawn later."),
+        ),
+        InitiativeStatus.DRAFT: (
+            _("The initiative is hidden again: its page and its counts answer 404 until it is published."),
+        ),
+        InitiativeStatus.CLOSED: (
+            _("Collection stops at once: the sign form says collection is over."),
+            _(
+                "Statements still waiting for their confirmation can no longer be confirmed; the next retention run "
+                "deletes them."
+            ),
+        ),
+        InitiativeStatus.SUBMITTED: (
+            _(
+                "The initiative is marked as submitted to the Commission. This status is final: nothing about the "
+                "initiative can change any more."
+            ),
+            _("Its statements of support are destroyed one month from now (retention rules)."),
+        ),
+        InitiativeStatus.WITHDRAWN: (
+            _("Collection ends for good. This status is final: nothing about the initiative can change any more."),
+            _("Its public page says it was withdrawn, with the reason you give below.")
+            if public
+            else _("It was never published, so it stays hidden."),
+            _("Its statements of support are destroyed one month from now (retention rules)."),
+        ),
+    }
+    public_reason = to == InitiativeStatus.WITHDRAWN and public
+    return Confirmation(
+        heading=_("Change the status of %(title)s to %(status)s", title=initiative.title, status=to),
+        consequences=consequences[InitiativeStatus(to)],
+        button=_("Change the status to %(status)s", status=to),
+        back=url_for("admin.initiative_edit", slug=initiative.slug),
+        reason_label=_("Reason (shown on the public page and kept in the audit log)") if public_reason else "",
+        bound={"status": to},
+        facts=((_("Status now"), initiative.status), (_("The public sees now"), initiative.public_status())),
+    )
+
+
+@blueprint.route("/initiatives/<slug>/status", methods=["GET", "POST"])
 @staff_required(*MANAGERS)
 def initiative_status(slug: str) -> tuple[str, int] | Response:
-    """One status change, with a reason that goes into the audit log."""
+    """One status change: a page that says what it does and asks the reason, then the change, in the audit log."""
     initiative = initiative_for_staff(slug)
-    to = (request.form.get("status") or "").strip()
-    reason = (request.form.get("reason") or "").strip()
+    today = utctoday()
+    asked = request.form if request.method == "POST" else request.args
+    to = (asked.get("status") or "").strip()
+    why_not = status_refusal(initiative, to, today)
+    if why_not:
+        return _edit_page(initiative, _form_for(initiative), {"status": why_not}, {"status": to}, 422)
+    answer = ask(_status_confirmation(initiative, to))
+    if not isinstance(answer, Confirmed):
+        return answer
     try:
-        details = change_status(initiative, to, reason, utctoday())
+        details = change_status(initiative, to, answer.reason, today)
     except InitiativeError as error:
-        return _edit_page(initiative, _form_for(initiative), error.errors, {"status": to, "reason": reason}, 422)
-    record(actor(), "initiative.status", initiative=initiative, target=initiative.slug, reason=reason, details=details)
+        return _edit_page(initiative, _form_for(initiative), error.errors, {"status": to}, 422)
+    record(
+        actor(),
+        "initiative.status",
+        initiative=initiative,
+        target=initiative.slug,
+        reason=answer.reason,
+        details=details,
+    )
     flash(_("%(slug)s is now %(status)s.", slug=initiative.slug, status=initiative.status), "success")
     return redirect(url_for("admin.initiative_edit", slug=initiative.slug))
 

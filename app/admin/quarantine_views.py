@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..models import Initiative, StaffRole
 from ..statements import quarantine as service
 from .access import actor, initiative_for_staff, staff_required
+from .confirmation import Confirmation, Confirmed, ask
 from .routes import blueprint
 
 ROLES = tuple(StaffRole)
@@ -74,15 +76,46 @@ def quarantine_apply(slug: str) -> BaseResponse | tuple[str, int]:
     return redirect(url_for("admin.quarantine", slug=slug))
 
 
-@blueprint.post("/initiatives/<slug>/quarantine/<int:quarantine_id>/release")
+@blueprint.route("/initiatives/<slug>/quarantine/<int:quarantine_id>/release", methods=["GET", "POST"])
 @staff_required(*ROLES)
-def quarantine_release(slug: str, quarantine_id: int) -> BaseResponse:
+def quarantine_release(slug: str, quarantine_id: int) -> BaseResponse | tuple[str, int]:
+    """Put a quarantine's statements back on the counts, once confirmed with a reason."""
     initiative = initiative_for_staff(slug)
-    record = service.find_quarantine(initiative, quarantine_id)
-    if record is None:
+    held = next((item for item in service.quarantines(initiative) if item.quarantine.id == quarantine_id), None)
+    if held is None:
         abort(404)
+    record = held.quarantine
+    if record.released_at is not None:
+        flash(_("This quarantine was released already."), "error")
+        return redirect(url_for("admin.quarantine", slug=slug))
+    confirmed, pending = held.held_confirmed, held.held_unconfirmed
+    answer = ask(
+        Confirmation(
+            heading=_("Release quarantine %(id)s", id=record.id),
+            consequences=(
+                _(
+                    "%(confirmed)s confirmed statements count again at once, in every public count.",
+                    confirmed=format_decimal(confirmed),
+                ),
+                _(
+                    "%(pending)s pending statements count once their owners confirm them.",
+                    pending=format_decimal(pending),
+                ),
+                _("The quarantine cannot be applied again: to set these statements aside again, apply a new one."),
+            ),
+            button=_("Release the statements"),
+            back=url_for("admin.quarantine", slug=slug),
+            facts=(
+                (_("Criteria"), held.criteria.describe()),
+                (_("Reason:"), record.reason),
+                (_("Set aside"), f"{record.created_at:%Y-%m-%d %H:%M} UTC, {record.created_by}"),
+            ),
+        )
+    )
+    if not isinstance(answer, Confirmed):
+        return answer
     try:
-        tally = service.release(initiative, record, request.form.get("reason", ""), actor())
+        tally = service.release(initiative, record, answer.reason, actor())
     except service.QuarantineError as error:
         flash(_("Quarantine %(id)s was not released: %(reason)s", id=quarantine_id, reason=str(error)), "error")
         return redirect(url_for("admin.quarantine", slug=slug))

@@ -120,13 +120,13 @@ def enrol(user: StaffUser, secret: str, step: int, seal: SecretSeal) -> None:
     end_sessions(user)
 
 
-def remove(user: StaffUser, *, actor: str, action: str) -> bool:
+def remove(user: StaffUser, *, actor: str, action: str, reason: str = "") -> bool:
     """Turned off by its owner or reset by an admin (a lost device); every session ends. False: there was none."""
     if user.totp_secret is None:
         return False
     user.totp_secret = None
     user.totp_pending = None
-    record(actor, action, target=user.email)
+    record(actor, action, target=user.email, reason=reason)
     end_sessions(user)
     return True
 

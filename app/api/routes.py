@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..initiatives import Progress, find_initiative, progress
-from ..models import Initiative, utctoday
+from ..models import Initiative, InitiativeStatus, utctoday
 from ..statements.rules import is_public, public_initiative
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -28,11 +28,21 @@ def public_initiatives() -> list[Initiative]:
     return list(db.session.scalars(query))
 
 
+def _withdrawn(initiative: Initiative) -> dict[str, Any]:
+    """CONTRACT.md's `status` has no "withdrawn" (it says `closed`): a withdrawn initiative also carries this one
+    extra key, when and why, which no other initiative has (docs/decisions/013)."""
+    if initiative.status != InitiativeStatus.WITHDRAWN:
+        return {}
+    day = initiative.withdrawn_at.date().isoformat() if initiative.withdrawn_at else None
+    return {"withdrawn": {"on": day, "reason": initiative.withdrawn_reason}}
+
+
 def _summary(initiative: Initiative, counts: Progress) -> dict[str, Any]:
     return {
         "slug": initiative.slug,
         "title": initiative.title,
         "status": initiative.public_status(utctoday()),
+        **_withdrawn(initiative),
         "collection_start": initiative.collection_start.isoformat(),
         "collection_end": initiative.collection_end.isoformat(),
         "goal": initiative.goal,

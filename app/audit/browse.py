@@ -44,7 +44,7 @@ class AuditFilter:
             where.append(sa.func.lower(AuditEntry.actor).contains(self.actor.lower(), autoescape=True))
         if self.since:
             where.append(AuditEntry.created_at >= datetime.combine(self.since, time.min))
-        if self.until:
+        if self.until and self.until < date.max:  # the last day a date can name leaves nothing after it
             where.append(AuditEntry.created_at < datetime.combine(self.until + timedelta(days=1), time.min))
         return where
 

@@ -242,10 +242,12 @@ def purge(
     confirm_max_age: int,
     only: Initiative | None = None,
     actor: str = ACTOR,
+    reason: str = "",
 ) -> PurgeReport:
     """Delete (or, in a dry run, count) everything due at `now`, and audit-log what went; never commits.
 
-    `only` limits the purge to one initiative's rows (an auditor's purge from the staff side).
+    `only` limits the purge to one initiative's rows (an auditor's purge from the staff side, with the `reason` they
+    gave, which the audit entries keep beside the rules').
     """
     now = now or utcnow()
     report = PurgeReport(now=now, dry_run=dry_run)
@@ -280,11 +282,11 @@ def purge(
         )
 
     if not dry_run:
-        _record(report, initiatives, actor)
+        _record(report, initiatives, actor, reason)
     return report
 
 
-def _record(report: PurgeReport, initiatives: list[Initiative], actor: str) -> None:
+def _record(report: PurgeReport, initiatives: list[Initiative], actor: str, reason: str) -> None:
     """One entry per initiative that lost rows (with the counters kept as its historical count), one for the run."""
     for initiative in initiatives:
         counts = report.counts.get(initiative.slug)
@@ -301,16 +303,23 @@ def _record(report: PurgeReport, initiatives: list[Initiative], actor: str) -> N
             "retention.purge",
             initiative=initiative,
             target=initiative.slug,
-            reason="retention rules: statements, unconfirmed statements, subscriber addresses, sent mail",
+            reason=_with(
+                reason, "retention rules: statements, unconfirmed statements, subscriber addresses, sent mail"
+            ),
             details=details,
         )
     record(
         actor,
         "retention.run",
-        reason="retention rules",
+        reason=_with(reason, "retention rules"),
         details={
             "now": report.now.isoformat(),
             "totals": report.totals(),
             "outbox_messages_without_initiative": report.count(NO_INITIATIVE, "outbox_messages"),
         },
     )
+
+
+def _with(reason: str, rules: str) -> str:
+    """The staff member's reason first, then the rules that made the rows due."""
+    return f"{reason} ({rules})" if reason else rules

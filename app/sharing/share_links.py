@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 from markdown_it import MarkdownIt
@@ -14,6 +15,9 @@ from markdown_it import MarkdownIt
 from ..eci.signer import N_
 
 DESCRIPTION_LIMIT = 200  # characters; previews cut longer ones anyway (OpenGraph suggests a sentence or two)
+DESCRIBED_CHARACTERS = 5_000
+"""The most of a summary read for its description: a summary's cap (app.initiatives.TEXT_LIMITS); a longer one stored
+before the cap is described by its start, so no page view parses more."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,13 @@ def mastodon_share_url(instance: str, page_url: str, text: str) -> str:
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
+@lru_cache(maxsize=1024)
 def plain_text(markdown: str, limit: int = DESCRIPTION_LIMIT) -> str:
     """A summary's words without its Markdown or headings, cut at a word boundary with an ellipsis: a preview's
-    description."""
+    description, parsed once for each revision of the summary."""
     words: list[str] = []
     previous = ""
-    for token in _markdown.parse(markdown or ""):
+    for token in _markdown.parse((markdown or "")[:DESCRIBED_CHARACTERS]):
         if token.type != "inline" or previous == "heading_open":
             previous = token.type
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,8 @@ from . import counters
 WINDOW_FIELDS = ("created_at", "confirmed_at")
 FINGERPRINT_MODES = ("", "shared", "exact")
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+SHARED_OVER_MAX = 1_000_000_000
+"""More statements than any initiative has; a larger number overflows the database's integers."""
 
 
 class QuarantineError(ValueError):
@@ -144,8 +147,11 @@ def _parse_fingerprint(form: Mapping[str, str], kind: str, errors: dict[str, str
         return value, None
     if mode == "shared":
         raw = (form.get(f"{kind}_over") or "").strip()
-        if not raw.isdigit() or int(raw) < 1:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:  # "²" is a digit to isdigit(), not to int()
             errors[f"{kind}_over"] = _("Give a whole number of at least 1.")
+            return None, None
+        if int(raw) > SHARED_OVER_MAX:
+            errors[f"{kind}_over"] = _("Give a whole number from 1 to %(max)s.", max=f"{SHARED_OVER_MAX:,}")
             return None, None
         return None, int(raw)
     return None, None
@@ -167,7 +173,7 @@ def parse_criteria(initiative: Initiative, form: Mapping[str, str]) -> Criteria:
         if raw:
             try:
                 moments[key] = _parse_moment(raw, end_of_day=key == "until")
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: a day past 9999-12-31 or before year 1
                 errors[key] = _("Give a date as YYYY-MM-DD, or a date and time.")
     since, until = moments["since"], moments["until"]
     if since and until and until <= since:
@@ -316,10 +322,18 @@ def _move(initiative: Initiative, rows: list[Any], sign: int) -> Tally:
     return _ordered(initiative, counts)
 
 
+REASON_LIMIT = 2000
+"""Characters of a quarantine's reason: a paragraph."""
+
+
 def _clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise QuarantineError(_("Write down why: a reason is required."))
+    if len(reason) > REASON_LIMIT:
+        raise QuarantineError(_("at most %(n)d characters", n=REASON_LIMIT))
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in reason):
+        raise QuarantineError(_("remove the control characters"))  # a NUL byte, which PostgreSQL refuses among them
     return reason
 
 

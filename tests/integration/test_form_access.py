@@ -10,6 +10,7 @@ import pytest
 
 from app.models import StaffRole
 
+from ..support.confirmation import confirm
 from ..support.factories import make_initiative, make_staff, sign_in_as
 
 # What each field of the sign form tells the browser (HTML, "Autofill"); "off" where no token fits or the value
@@ -82,9 +83,12 @@ def test_staff_pages_put_the_error_summary_first_and_focus_it(client, db):  # ty
     assert "<title>Error: " in edit.text
     assert 'href="#title"' in content and 'href="#collection_end"' in content
 
-    status = client.post("/admin/initiatives/stop-scanning/status", data={"status": "draft", "reason": ""})
+    status = client.get("/admin/initiatives/stop-scanning/status", query_string={"status": "draft"})
     assert status.status_code == 422 and "autofocus" in _staff_summary(status.text)
-    assert 'href="#status-heading"' in status.text and 'href="#reason"' in status.text
+    assert 'href="#status-heading"' in status.text
+    no_reason = confirm(client, "/admin/initiatives/stop-scanning/status", "", query={"status": "closed"})
+    assert no_reason.status_code == 422 and "autofocus" in _staff_summary(no_reason.text)
+    assert 'href="#reason"' in no_reason.text
 
     audit = client.get("/admin/audit?since=yesterday")
     assert "autofocus" in _staff_summary(audit.text) and 'href="#since"' in audit.text

@@ -16,6 +16,7 @@ from app.eci.member_states import member_states
 from app.initiatives import add_months
 from app.models import AuditEntry, Initiative, StaffUser, Statement, utcnow, utctoday
 
+from ..support.confirmation import confirm
 from ..support.factories import make_initiative, sync_counters
 
 PASSWORD = "correct horse battery staple"
@@ -389,7 +390,8 @@ def test_an_unchanged_form_logs_nothing(client, db):  # type: ignore[no-untyped-
 
 
 def post_status(client, slug, status, reason="because"):  # type: ignore[no-untyped-def]
-    return client.post(f"/admin/initiatives/{slug}/status", data={"status": status, "reason": reason})
+    """As a staff member changes it: the edit page's form opens the confirmation page, whose button changes it."""
+    return confirm(client, f"/admin/initiatives/{slug}/status", reason, query={"status": status})
 
 
 def test_publishing_needs_the_auditor_key(client, db):  # type: ignore[no-untyped-def]
@@ -399,9 +401,11 @@ def test_publishing_needs_the_auditor_key(client, db):  # type: ignore[no-untype
     assert "keys generate --initiative keyless" in page
     assert re.search(r'id="status-collecting" name="status" value="collecting" disabled', page)
     response = post_status(client, "keyless", "collecting", "launch")
-    assert response.status_code == 422
+    assert response.status_code == 422  # refused before the confirmation page
     assert "keys generate --initiative keyless --out FILE" in error_beside(response.text, "status")
-    assert 'value="launch"' in response.text  # the reason is kept
+    assert 'id="status-collecting" name="status" value="collecting" checked' in response.text  # the choice is kept
+    forced = client.post("/admin/initiatives/keyless/status", data={"status": "collecting", "reason": "launch"})
+    assert forced.status_code == 422 and "keys generate" in error_beside(forced.text, "status")
     assert reload(db, "keyless").status == "draft"
     assert audit(db, "initiative.status") == []
 

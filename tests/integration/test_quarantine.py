@@ -17,6 +17,7 @@ from app.models import AuditEntry, Initiative, Quarantine, Statement, utcnow
 from app.statements import counters
 from app.statements import quarantine as service
 
+from ..support.confirmation import confirm
 from ..support.factories import confirmation_url, make_initiative, make_staff, path_of, sign_in_as, sync_counters
 
 T0 = datetime(2026, 3, 1, 12, 0)
@@ -149,9 +150,10 @@ def test_preview_apply_release_move_the_public_counts(app, db, client, campaign)
     listing = client.get(f"/admin/initiatives/{slug}/quarantine").get_data(as_text=True)
     assert f'id="quarantine-{record.id}"' in listing and "5 confirmed, 1 pending" in listing
 
-    released = client.post(
+    released = confirm(
+        client,
         f"/admin/initiatives/{slug}/quarantine/{record.id}/release",
-        data={"reason": "the burst was a school assembly; checked with the teachers"},
+        "the burst was a school assembly; checked with the teachers",
     )
     assert released.status_code == 302
     assert rows.quarantined() == set()
@@ -165,9 +167,7 @@ def test_preview_apply_release_move_the_public_counts(app, db, client, campaign)
     assert details["confirmed"] == {"DE": 3, "FR": 2} and details["unconfirmed"] == {"DE": 1}
     assert details["quarantine_reason"] == FORM["reason"]
 
-    again = client.post(
-        f"/admin/initiatives/{slug}/quarantine/{record.id}/release", data={"reason": "again"}, follow_redirects=True
-    )
+    again = client.get(f"/admin/initiatives/{slug}/quarantine/{record.id}/release", follow_redirects=True)
     assert "released already" in again.get_data(as_text=True)
     assert _public(client, slug) == (7, {"DE": 5, "FR": 2})
     assert len(_audit(db, "quarantine.release")) == 1
@@ -188,10 +188,8 @@ def test_reason_is_required(app, db, client, campaign):  # type: ignore[no-untyp
 
     record, _tally = service.apply(initiative, service.parse_criteria(initiative, FORM), "reason", "aud@example.org")
     db.session.commit()
-    response = client.post(
-        f"/admin/initiatives/{slug}/quarantine/{record.id}/release", data={"reason": ""}, follow_redirects=True
-    )
-    assert "a reason is required" in response.get_data(as_text=True)
+    response = confirm(client, f"/admin/initiatives/{slug}/quarantine/{record.id}/release", "")
+    assert response.status_code == 422 and "say why" in response.get_data(as_text=True)
     assert len(rows.quarantined()) == 6
     assert _public(client, slug) == (2, {"DE": 2})
     assert _audit(db, "quarantine.release") == []

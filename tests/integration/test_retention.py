@@ -15,6 +15,7 @@ from app.audit.log import verify_chain
 from app.audit.retention import purge, statements_deadline, subscribers_deadline
 from app.models import AuditEntry, Initiative, OutboxMessage, Statement, Subscriber, utcnow
 
+from ..support.confirmation import confirm
 from ..support.factories import make_initiative, sync_counters
 
 SECOND = timedelta(seconds=1)
@@ -330,7 +331,8 @@ def test_an_auditor_purges_one_initiative_from_the_staff_side(app, client, db): 
     assert db.session.get(Statement, expired) is not None  # looking changes nothing
     assert client.get("/admin/initiatives/other/retention").status_code == 403
 
-    assert client.post("/admin/initiatives/mine/retention").status_code == 302
+    assert 'href="/admin/initiatives/mine/retention/purge"' in page.text  # the button opens the confirmation page
+    assert confirm(client, "/admin/initiatives/mine/retention/purge", "the monthly clean-up").status_code == 302
     db.session.expire_all()
     assert db.session.get(Statement, expired) is None
     assert db.session.get(Statement, kept) is not None

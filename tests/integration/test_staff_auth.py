@@ -19,6 +19,7 @@ from app.extensions import db as database
 from app.extensions import limiter
 from app.models import AuditEntry, InstanceSetting, StaffUser
 
+from ..support.confirmation import confirm
 from ..support.factories import make_initiative
 
 PASSWORD = "correct horse battery staple"
@@ -258,13 +259,13 @@ def test_an_admins_change_ends_every_session_of_the_account(admin_client, app_fa
     assert other.post("/admin/login/code", data={"totp": _code(secret)}).status_code == 302
     assert _signed_in_as(other) == "olga@example.org"
     if change == "password":
-        admin_client.post(f"/admin/accounts/{olga.id}/password", data={"password": "a brand new password"})
+        confirm(admin_client, f"/admin/accounts/{olga.id}/password", password="a brand new password")
     elif change == "role":
         admin_client.post(f"/admin/accounts/{olga.id}", data={"role": "auditor"})
     elif change == "second factor":
-        admin_client.post(f"/admin/accounts/{olga.id}/second-factor/reset")
+        confirm(admin_client, f"/admin/accounts/{olga.id}/second-factor/reset", "lost her phone")
     else:
-        admin_client.post(f"/admin/accounts/{olga.id}/deactivate")
+        confirm(admin_client, f"/admin/accounts/{olga.id}/deactivate", "left the campaign")
         admin_client.post(f"/admin/accounts/{olga.id}/reactivate")
         assert _user(db, "olga@example.org").active
     assert _signed_in_as(other) is None
@@ -616,7 +617,7 @@ def test_totp_mandatory_for_auditors(client, app_factory, db):  # type: ignore[n
     assert organizer.get("/admin/").status_code == 200  # only auditors are required
 
     audrey = _user(db, "audrey@example.org")
-    assert admin.post(f"/admin/accounts/{audrey.id}/second-factor/reset").status_code == 302
+    assert confirm(admin, f"/admin/accounts/{audrey.id}/second-factor/reset", "lost her phone").status_code == 302
     assert _user(db, "audrey@example.org").totp_secret is None
     assert client.get("/admin/").headers["Location"].startswith("/admin/login")  # the reset ended her session
     assert _login(client, "audrey@example.org").headers["Location"] == "/admin/account/second-factor"  # enrol again
@@ -779,18 +780,17 @@ def test_deactivate_reactivate_and_reset_password(admin_client, app_factory, db)
     other = app_factory().test_client()
     assert _login(other, "olga@example.org").status_code == 302
 
-    assert admin_client.post(f"/admin/accounts/{olga.id}/deactivate").status_code == 302
+    assert confirm(admin_client, f"/admin/accounts/{olga.id}/deactivate", "left the campaign").status_code == 302
     assert _user(db, "olga@example.org").active is False
     assert _signed_in_as(other) is None
     assert _login(other, "olga@example.org").status_code == 401
     assert admin_client.post(f"/admin/accounts/{olga.id}/reactivate").status_code == 302
     assert _login(other, "olga@example.org").status_code == 302
 
-    short = admin_client.post(f"/admin/accounts/{olga.id}/password", data={"password": "short"})
+    short = confirm(admin_client, f"/admin/accounts/{olga.id}/password", password="short")
     assert short.status_code == 422
     assert (
-        admin_client.post(f"/admin/accounts/{olga.id}/password", data={"password": "a brand new password"}).status_code
-        == 302
+        confirm(admin_client, f"/admin/accounts/{olga.id}/password", password="a brand new password").status_code == 302
     )
     assert verify_password(_user(db, "olga@example.org").password_hash, "a brand new password")
     assert _signed_in_as(other) is None  # the old password's session ended
@@ -807,9 +807,13 @@ def test_deactivate_reactivate_and_reset_password(admin_client, app_factory, db)
 
 def test_admin_cannot_lock_themselves_out(admin_client, db):  # type: ignore[no-untyped-def]
     ada = _user(db, "ada@example.org")
-    response = admin_client.post(f"/admin/accounts/{ada.id}/deactivate")
-    assert response.status_code == 422
-    assert "cannot deactivate your own account" in response.get_data(as_text=True)
+    for response in (
+        admin_client.get(f"/admin/accounts/{ada.id}/deactivate"),
+        confirm(admin_client, f"/admin/accounts/{ada.id}/deactivate", "testing"),
+        admin_client.post(f"/admin/accounts/{ada.id}/deactivate", data={"reason": "testing"}),
+    ):
+        assert response.status_code == 422
+        assert "cannot deactivate your own account" in response.get_data(as_text=True)
     demote = admin_client.post(f"/admin/accounts/{ada.id}", data={"role": "auditor"})
     assert demote.status_code == 422
     ada = _user(db, "ada@example.org")
