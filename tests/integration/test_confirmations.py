@@ -38,6 +38,8 @@ IRREVERSIBLE = {
 CONFIRMED_OTHERWISE = {
     "admin.update_send": "a ticked box saying the preview and test were checked, beside the number of recipients",
     "admin.totp_disable": "one's own password and a current code from the authenticator",
+    "admin.partner_delete": "its own page saying what goes, with a reason; a partner that brought anything stays",
+    "admin.partner_handover": "its own page with the count and the key, and a ticked box: the addresses go once sealed",
 }
 """Irreversible, with a confirmation of their own."""
 
@@ -62,6 +64,10 @@ REVERSIBLE = {
     "admin.update_test": "one message to oneself",
     "admin.update_pause": "undone by resume",
     "admin.update_resume": "undone by pause",
+    "admin.partner_new": "a new partner, removed again while it brought nothing",
+    "admin.partner_save": "name, website, logo and key, changed back; the audit entry keeps the old values",
+    "admin.frame_origins": "the sites that may frame the form, changed back",
+    "admin.partner_report_link": "a new link to the partner's page; another can be made and sent",
 }
 
 
