@@ -253,12 +253,14 @@ def sign_in_refused(page: Page, base: str, site: Site) -> int:
 
 
 def sign_in_code(page: Page, base: str, site: Site) -> int:
+    """The password of an account with a second factor: the page asking for the code (after a redirect)."""
     page.goto(f"{base}/admin/login")
     page.locator("#email").fill(ENROLLED)
     page.locator("#password").fill(PASSWORD)
-    page.locator("main form button").click()
+    with page.expect_response(lambda r: r.url.endswith("/admin/login/code")) as shown:
+        page.locator("main form button").click()
     expect(page.locator("#totp")).to_be_visible()
-    return 200
+    return shown.value.status
 
 
 def second_factor_on(page: Page, base: str, site: Site) -> int:
@@ -288,22 +290,23 @@ def initiative_errors(page: Page, base: str, site: Site) -> int:
     return _submitted(page, "main form button.primary")
 
 
-PUBLIC_STATES: dict[str, State] = {
-    "sign form, Part B errors": sign_errors_part_b,
-    "sign form, Part A errors": sign_errors_part_a,
-    "new link, no address": new_link_error,
-    "expired link": expired,
-    "confirmed": confirmed,  # after "expired link": a confirmed statement's old link shows this page instead
-    "not found": not_found,
-    "unsubscribed": unsubscribed,
-    "Mastodon, server chosen": mastodon_target,
-    "Mastodon, no such server": mastodon_error,
-    "sign-in refused": sign_in_refused,
-    "sign-in code": sign_in_code,
-    "second factor on": second_factor_on,  # after "sign-in code", and last: this tab is then signed in
+PUBLIC_STATES: dict[str, tuple[State, int]] = {
+    "sign form, Part B errors": (sign_errors_part_b, 422),
+    "sign form, Part A errors": (sign_errors_part_a, 422),
+    "new link, no address": (new_link_error, 422),
+    "expired link": (expired, 410),
+    "confirmed": (confirmed, 200),  # after "expired link": a confirmed statement's old link shows this page instead
+    "not found": (not_found, 404),
+    "unsubscribed": (unsubscribed, 200),
+    "Mastodon, server chosen": (mastodon_target, 200),
+    "Mastodon, no such server": (mastodon_error, 422),
+    "sign-in refused": (sign_in_refused, 401),
+    "sign-in code": (sign_in_code, 200),
+    "second factor on": (second_factor_on, 200),  # after "sign-in code", and last: this tab is then signed in
 }
-STAFF_STATES: dict[str, State] = {
-    "quarantine preview": quarantine_preview,
-    "update preview": update_preview,
-    "new initiative, errors": initiative_errors,
+"""Each with the status its page answers."""
+STAFF_STATES: dict[str, tuple[State, int]] = {
+    "quarantine preview": (quarantine_preview, 200),
+    "update preview": (update_preview, 200),
+    "new initiative, errors": (initiative_errors, 422),
 }

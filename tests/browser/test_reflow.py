@@ -69,7 +69,7 @@ def test_no_page_scrolls_sideways(
         page = staff if route.staff else public
         page.goto(f"{base}{route.path}?lang=de")  # German: the longest words
         check(page, route.endpoint)
-    for name, state in {**PUBLIC_STATES, **STAFF_STATES}.items():
+    for name, (state, _status) in {**PUBLIC_STATES, **STAFF_STATES}.items():
         page = staff if name in STAFF_STATES else public
         state(page, base, site)
         check(page, name)
