@@ -39,6 +39,14 @@ class ShownText:
             return Markup("")
         return Markup(' lang="{}"').format(self.default_locale.replace("_", "-"))
 
+    def marked(self, name: str) -> Markup:
+        """The field's words, escaped, in a `<span lang>` where they are in the default language: for a title quoted
+        inside a sentence of the page's language (WCAG 3.1.2, language of parts)."""
+        words = getattr(self, name)
+        if name not in self.from_default:
+            return Markup("{}").format(words)
+        return Markup("<span{}>{}</span>").format(self.lang(name), words)
+
 
 def text_in(initiative: Initiative, locale: str) -> InitiativeText | None:
     return next((text for text in initiative.texts if text.locale == locale), None)

@@ -76,8 +76,15 @@ def render_markdown(text: str) -> Markup:
     return Markup(rendered_markdown.html(text or ""))  # noqa: S704
 
 
+def fill(message: str, **values: object) -> Markup:
+    """A translated message's placeholders filled, each value escaped unless it is markup already: `_()` here formats
+    plain text, so a title quoted in its own language (`ShownText.marked`, a `<span lang>`) goes through this."""
+    return Markup.escape(message) % values
+
+
 def register(app: Flask) -> None:
     app.template_filter("markdown")(render_markdown)
+    app.template_filter("fill")(fill)
 
     @app.template_filter("number")
     def number(value: float) -> str:
