@@ -27,6 +27,7 @@ from app.initiative_texts import save_text
 from app.languages import LANGUAGES
 from app.links import links
 from app.models import StaffRole, StaffUser, Statement, utcnow
+from app.partners import organisations
 from app.signing.subscriptions import unsubscribe_url
 from app.statements import quarantine
 from app.statements.policy import CONFIRM_SALT
@@ -51,6 +52,9 @@ NOT_PAGES = {
     "health.healthz": "JSON for the load balancer",
     "sharing.card": "the link-preview picture, a PNG",
     "admin.login_code": "only after a password was accepted: checked as the state 'sign-in code'",
+    "admin.partner_handover_download": "a partner's sealed hand-over as a .zip, a download",
+    "partners.logo": "a partner's logo, a PNG",
+    "signing.counter_svg": "the counter as an SVG badge for other sites, a picture",
 }
 """GET routes that are not pages a person reads, or that a plain GET cannot reach (then they are STATES)."""
 
@@ -95,7 +99,7 @@ def seed(app: Flask, tmp_path: Path) -> Site:
     db.session.commit()
     for statement in db.session.scalars(db.select(Statement).where(Statement.country_code.in_(("PL", "DE", "BG")))):
         confirm(initiative, statement)
-    quarantine.apply(initiative, quarantine.Criteria(country="BG"), "a burst from one network", ADMIN)
+    held, _tally = quarantine.apply(initiative, quarantine.Criteria(country="BG"), "a burst from one network", ADMIN)
     save_text(initiative, "de", {"title": "Saubere Luft an jeder Schule", "summary": "Grenzwerte."}, LANGUAGES)
     update = writing.create(
         initiative,
@@ -114,6 +118,14 @@ def seed(app: Flask, tmp_path: Path) -> Site:
     assert step is not None
     enrol(enrolled, secret, step - 1, app.extensions["quorum.second_factor_seal"])
     export = create_export(initiative, tmp_path / "export", ADMIN).record
+    partner = organisations.create_partner(
+        initiative,
+        "edri",
+        organisations.PartnerFields(name="European Digital Rights", website="https://example.org/edri"),
+        None,
+        actor=ADMIN,
+        now=utcnow(),
+    )
     db.session.commit()
     confirm_token = path_of(confirmation_url(initiative, pending.statement_id)).rsplit("/", 1)[1]
     unsubscribe = unsubscribe_url(links(), app.config["SECRET_KEY"], initiative, NO_SUBSCRIBER)
@@ -124,6 +136,9 @@ def seed(app: Flask, tmp_path: Path) -> Site:
         "user_id": organizer.id,
         "update_id": update.id,
         "export_id": export.id,
+        "partner_id": partner.id,
+        "quarantine_id": held.id,
+        "partners.report.token": organisations.report_token(app.config["SECRET_KEY"], partner),
         "locale": "de",
     }
     assert pending.statement_id is not None
