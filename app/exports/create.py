@@ -1,8 +1,12 @@
 """Writing an export: stream confirmed, non-quarantined statements into per-country files, then sign a manifest.
 
-Rows come from one ordered query read in batches (`yield_per`: a server-side cursor on PostgreSQL), and each
-file is hashed as it is written, so memory does not grow with the number of statements. Everything is written
-into a temporary sibling folder that is renamed into place at the end: a crash leaves no half-written export.
+Rows come from one ordered query read in batches (a server-side cursor on PostgreSQL), and each file is hashed as it
+is written, so memory does not grow with the number of statements. Two places to write to:
+
+- a folder (`export create --out`, CONTRACT.md): written into a temporary sibling folder that is renamed into place
+  at the end, so a crash leaves no half-written export;
+- the database (the staff side, `store.py`): any app server can then serve the download; a failure rolls the
+  chunks back with the rest of the transaction.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from ..audit.log import record as audit
 from ..extensions import db
@@ -33,8 +39,9 @@ from .manifest import (
     sign,
     timestamp,
 )
+from .store import ChunkWriter
 
-BATCH = 2000
+BATCH = 5000
 
 
 class ExportError(ValueError):
@@ -44,8 +51,29 @@ class ExportError(ValueError):
 @dataclass(frozen=True)
 class ExportResult:
     record: ExportRecord
-    directory: Path
+    directory: Path | None  # None: kept in the database
     manifest: dict[str, Any]
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _FolderFile:
+    """A file of an export folder, on disk before the folder is renamed into place."""
+
+    def __init__(self, path: Path) -> None:
+        self.handle: IO[bytes] = open(path, "xb")  # noqa: SIM115 (closed in close)
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+
+    def close(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
 
 
 def check_output_directory(out: Path) -> None:
@@ -83,43 +111,95 @@ def _scope(initiative: Initiative, codes: list[str] | None) -> list[sa.ColumnEle
     return conditions
 
 
-class _CountryFile:
-    """One open country file, hashed and counted as batches of lines go in."""
+class _IsoUtc(sa.sql.expression.FunctionElement[str]):
+    """A naive-UTC timestamp column as `manifest.timestamp` writes it, made by the database: converting a million
+    values to datetime objects and back was a third of an export's time."""
 
-    def __init__(self, folder: Path, country: str) -> None:
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_IsoUtc, "sqlite")
+def _iso_utc_sqlite(element: _IsoUtc, compiler: SQLCompiler, **kw: Any) -> str:
+    # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'; cut, not strftime(), which rounds to the nearest millisecond
+    column = compiler.process(list(element.clauses)[0], **kw)
+    return f"(substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || 'Z')"
+
+
+@compiles(_IsoUtc, "postgresql")
+def _iso_utc_postgresql(element: _IsoUtc, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(list(element.clauses)[0], **kw)
+    return f"""to_char({column}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+class _UuidText(sa.sql.expression.FunctionElement[str]):
+    """A UUID column as its canonical text (8-4-4-4-12, lower case), made by the database."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_UuidText, "sqlite")
+def _uuid_text_sqlite(element: _UuidText, compiler: SQLCompiler, **kw: Any) -> str:
+    # stored as 32 hex digits without dashes (SQLAlchemy's Uuid on a database without a uuid type)
+    column = compiler.process(list(element.clauses)[0], **kw)
+    parts = " || '-' || ".join(f"substr({column}, {start}, {length})" for start, length in _UUID_GROUPS)
+    return f"lower({parts})"
+
+
+_UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+
+
+@compiles(_UuidText, "postgresql")
+def _uuid_text_postgresql(element: _UuidText, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(list(element.clauses)[0], **kw)} AS TEXT)"
+
+
+class _CountryFile:
+    """One country file being written, hashed and counted as batches of lines go in."""
+
+    def __init__(self, writer: _Writer, country: str) -> None:
         self.country = country
         self.name = file_name(country)
-        self.handle: IO[bytes] = open(folder / self.name, "xb")  # noqa: SIM115 (closed in finish)
+        self.writer = writer
         self.hash = hashlib.sha256()
         self.count = 0
 
     def write(self, lines: list[bytes]) -> None:
         data = b"".join(lines)
         self.hash.update(data)
-        self.handle.write(data)
+        self.writer.write(data)
         self.count += len(lines)
 
     def finish(self) -> dict[str, Any]:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
+        self.writer.close()
         return {"file": self.name, "count": self.count, "sha256": self.hash.hexdigest()}
 
 
 def write_country_files(
-    folder: Path, initiative: Initiative, codes: list[str] | None, batch: int = BATCH
+    open_file: Any, initiative: Initiative, codes: list[str] | None, batch: int = BATCH
 ) -> dict[str, dict[str, Any]]:
-    """Stream the statements, in a stable order (country, confirmed_at, id), into one file per country."""
+    """Stream the statements, in a stable order (country, confirmed_at, id), into one file per country.
+
+    `open_file(name)` gives the writer of one file (a file in a folder, or chunks in the database).
+    """
     query = (
-        sa.select(Statement.id, Statement.country_code, Statement.confirmed_at, Statement.sealed_data)
+        sa.select(
+            _UuidText(Statement.id),
+            Statement.country_code,
+            _IsoUtc(Statement.confirmed_at),
+            Statement.sealed_data,
+        )
         .where(*_scope(initiative, codes), counted())
         .order_by(Statement.country_code, Statement.confirmed_at, Statement.id)
         .execution_options(yield_per=batch)
     )
     entries: dict[str, dict[str, Any]] = {}
     current: _CountryFile | None = None
+    # Core, not the ORM: rows are tuples of plain values, and nothing is kept in the session
+    result = db.session.connection().execute(query)
     try:
-        for rows in db.session.execute(query).partitions():
+        for rows in result.partitions():
             lines: list[bytes] = []
             for statement_id, country, confirmed_at, sealed in rows:
                 if current is None or country != current.country:
@@ -127,17 +207,17 @@ def write_country_files(
                         current.write(lines)
                         lines = []
                         entries[current.country] = current.finish()
-                    current = _CountryFile(folder, country)
-                confirmed = timestamp(confirmed_at) if confirmed_at is not None else ""
-                lines.append(format_line(str(statement_id), country, confirmed, sealed))
+                    current = _CountryFile(open_file(file_name(country)), country)
+                lines.append(format_line(statement_id, country, confirmed_at or "", sealed))
             if current is not None and lines:
                 current.write(lines)
         if current is not None:
             entries[current.country] = current.finish()
             current = None
     finally:
+        result.close()
         if current is not None:
-            current.handle.close()
+            current.writer.close()
     return entries
 
 
@@ -181,48 +261,34 @@ def build_manifest(
     }
 
 
-def create_export(
-    initiative: Initiative, out: Path, actor: str, countries: list[str] | None = None, batch: int = BATCH
-) -> ExportResult:
-    """Write the export into `out` and add its ExportRecord and audit entry (the caller commits)."""
+def _prepare(initiative: Initiative, countries: list[str] | None) -> tuple[Any, list[str] | None]:
+    """The signing key and the chosen member states, or ExportError before anything is written."""
     try:
         key = instance_signing_key()
     except (SigningKeyMissing, ExportKeyError) as error:
         raise ExportError(str(error)) from error
     if initiative.auditor_public_key is None:
         raise ExportError(f"{initiative.slug} has no auditor key, so it has no sealed statements to export")
-    codes = selected_countries(initiative, countries)
-    out = out.absolute()
-    check_output_directory(out)
+    return key, selected_countries(initiative, countries)
 
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        entries = write_country_files(work, initiative, codes, batch)
-        manifest = sign(build_manifest(initiative, actor, codes, entries, quarantine_summary(initiative, codes)), key)
-        data = manifest_bytes(manifest)
-        with open(work / MANIFEST_NAME, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if out.exists():
-            out.rmdir()  # empty, checked above; rename cannot replace a folder portably
-        os.rename(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
 
-    export = ExportRecord(
-        initiative_id=initiative.id,
-        created_by=actor,
-        directory=str(out),
-        countries=",".join(manifest["countries"]),
-        statement_count=manifest["totals"]["statements"],
-        manifest_sha256=sha256_hex(data),
-    )
-    db.session.add(export)
-    db.session.flush()
+def _write_export(
+    open_file: Any, initiative: Initiative, actor: str, codes: list[str] | None, key: Any, batch: int
+) -> tuple[dict[str, Any], bytes]:
+    """The country files, then the signed manifest (last: it lists the others' hashes)."""
+    entries = write_country_files(open_file, initiative, codes, batch)
+    manifest = sign(build_manifest(initiative, actor, codes, entries, quarantine_summary(initiative, codes)), key)
+    data = manifest_bytes(manifest)
+    writer = open_file(MANIFEST_NAME)
+    writer.write(data)
+    writer.close()
+    return manifest, data
+
+
+def _audit(export: ExportRecord, initiative: Initiative, codes: list[str] | None, manifest: dict[str, Any]) -> None:
+    where = {"directory": export.directory} if export.directory is not None else {"stored": "database"}
     audit(
-        actor,
+        export.created_by,
         "export.create",
         initiative=initiative,
         target=f"export {export.id}",
@@ -232,7 +298,54 @@ def create_export(
             "statements": manifest["totals"]["statements"],
             "quarantined": manifest["quarantined"]["count"],
             "manifest_sha256": export.manifest_sha256,
-            "directory": str(out),
+            **where,
         },
     )
+
+
+def _describe(export: ExportRecord, manifest: dict[str, Any], data: bytes) -> None:
+    export.countries = ",".join(manifest["countries"])
+    export.statement_count = manifest["totals"]["statements"]
+    export.manifest_sha256 = sha256_hex(data)
+
+
+def create_export(
+    initiative: Initiative, out: Path, actor: str, countries: list[str] | None = None, batch: int = BATCH
+) -> ExportResult:
+    """Write the export into the folder `out` and add its ExportRecord and audit entry (the caller commits)."""
+    key, codes = _prepare(initiative, countries)
+    out = out.absolute()
+    check_output_directory(out)
+
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        manifest, data = _write_export(lambda name: _FolderFile(work / name), initiative, actor, codes, key, batch)
+        if out.exists():
+            out.rmdir()  # empty, checked above; rename cannot replace a folder portably
+        os.rename(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+    export = ExportRecord(initiative_id=initiative.id, created_by=actor, directory=str(out))
+    _describe(export, manifest, data)
+    db.session.add(export)
+    db.session.flush()
+    _audit(export, initiative, codes, manifest)
     return ExportResult(export, out, manifest)
+
+
+def store_export(
+    initiative: Initiative, actor: str, countries: list[str] | None = None, batch: int = BATCH
+) -> ExportResult:
+    """Write the export into the database (the staff side's exports), with its record and audit entry; the caller
+    commits, and a failure rolls every chunk back with the rest."""
+    key, codes = _prepare(initiative, countries)
+    export = ExportRecord(initiative_id=initiative.id, created_by=actor, directory=None, manifest_sha256="")
+    db.session.add(export)
+    db.session.flush()
+    manifest, data = _write_export(lambda name: ChunkWriter(export.id, name), initiative, actor, codes, key, batch)
+    _describe(export, manifest, data)
+    db.session.flush()
+    _audit(export, initiative, codes, manifest)
+    return ExportResult(export, None, manifest)
