@@ -14,14 +14,16 @@ import hashlib
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey
 
 from ..eci.fields import STATEMENT_FIELDS
-from ..sealing import open_sealed
+from ..sealing import opener
 from .cells import for_spreadsheet
 from .create import ExportError, check_output_directory
 from .manifest import parse_line
@@ -51,7 +53,13 @@ def _row(record: dict[str, str], personal: dict[str, object], raw: bool) -> list
 
 
 def _decrypt_file(
-    source: Path, target: Path, code: str, expected_sha: str, expected_count: int, private_key: bytes, raw: bool
+    source: Path,
+    target: Path,
+    code: str,
+    expected_sha: str,
+    expected_count: int,
+    open_blob: Callable[[bytes], dict[str, Any]],
+    raw: bool,
 ) -> int:
     digest = hashlib.sha256()
     count = 0
@@ -68,7 +76,7 @@ def _decrypt_file(
             if record["country"] != code:
                 raise OpenError(f"{source.name}: line {count} holds a statement of {record['country']}")
             try:
-                personal = open_sealed(private_key, base64.b64decode(record["sealed"]))
+                personal = open_blob(base64.b64decode(record["sealed"]))
             except (CryptoError, ValueError) as error:
                 raise OpenError(f"{source.name}: line {count} cannot be opened with this private key") from error
             writer.writerow(_row(record, personal, raw))
@@ -96,6 +104,7 @@ def open_export(
             f"sealed to ({manifest['auditor_public_key']})"
         )
 
+    open_blob = opener(private_key)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         counts: dict[str, int] = {}
@@ -106,7 +115,7 @@ def open_export(
                 code,
                 entry["sha256"],
                 entry["count"],
-                private_key,
+                open_blob,
                 raw,
             )
         if out.exists():

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
+import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -63,7 +65,7 @@ def _database_as_stored(db) -> bytes:  # type: ignore[no-untyped-def]
     with db.engine.connect() as connection:
         tables = sa.inspect(connection).get_table_names()
         return "\n".join(
-            repr(row)
+            repr(tuple(row))  # a Row's own repr shortens long values
             for name in tables
             for row in connection.execute(sa.select(sa.text("*")).select_from(sa.table(name)))
         ).encode()
@@ -91,7 +93,8 @@ def finished(app, db, tmp_path):  # type: ignore[no-untyped-def]
 
     stored = store_export(initiative, "auditor@example.org").record
     db.session.commit()
-    legacy = Path(app.instance_path) / "exports" / "done" / "20250901T000000Z-0000"  # where browser exports once lay
+    # where browser exports once lay, one folder each (the test's own name: instance/ is shared by the whole run)
+    legacy = Path(app.instance_path) / "exports" / "done" / f"20250901T000000Z-{uuid.uuid4().hex[:8]}"
     legacy.parent.mkdir(parents=True, exist_ok=True)
     create_export(initiative, legacy, "auditor@example.org")
     elsewhere = tmp_path / "cli-export"
@@ -102,7 +105,7 @@ def finished(app, db, tmp_path):  # type: ignore[no-untyped-def]
     moved.rename(tmp_path / "tidy" / "moved-export")  # recorded where it was made, no longer there
     kept = store_export(live, "auditor@example.org").record
     db.session.commit()
-    return {
+    yield {
         "initiative": initiative,
         "stored": stored.id,
         "kept": kept.id,
@@ -112,6 +115,7 @@ def finished(app, db, tmp_path):  # type: ignore[no-untyped-def]
         "blobs": _sealed_lines(elsewhere),
         "deadline": statements_deadline(initiative),
     }
+    shutil.rmtree(legacy, ignore_errors=True)  # only there still if the test failed before the purge
 
 
 def test_retention_takes_the_exports_with_the_statements(app, db, finished):  # type: ignore[no-untyped-def]
