@@ -55,9 +55,16 @@ def _read_signer(directory: Path, consequence: str) -> Signer:
     if signer is None:
         _print_report(report, consequence)
         raise AssertionError("unreachable: the report has problems")
+    return signer
+
+
+def _worth_trusting(directory: Path, signer: Signer, consequence: str) -> None:
+    """A key is offered for pinning only if the manifest's signature matches it: otherwise there is nothing to
+    compare, the manifest was altered."""
+    if not pinnable(signer.instance):
+        fail(f"the manifest names its instance as {signer.instance!r}, which cannot be pinned: use --key-file")
     if not signer.signature_matches:
         fail(f"{directory}: the manifest's signature does not match even the key it names: it was altered{consequence}")
-    return signer
 
 
 def _in_a_terminal() -> bool:
@@ -112,12 +119,11 @@ def _trusted_key(directory: Path, key_file: Path | None, pin: bool, consequence:
         raise
     if pinned is not None:
         return TrustedKey(pinned.verify_key, f"pinned for {pinned.instance} in {pins_path()} on {pinned.pinned_at}")
-    if not pinnable(signer.instance):
-        fail(f"the manifest names its instance as {signer.instance!r}, which cannot be pinned: use --key-file")
+    _worth_trusting(directory, signer, consequence)
     if pin or _in_a_terminal():
         if _ask(signer):
             return _pin(signer)
-        fail(f"not verified: the export key of {signer.instance} was not confirmed, so nothing was pinned")
+        fail(f"not verified: the export key of {signer.instance} was not confirmed, so nothing was pinned{consequence}")
     fail(
         f"no trusted export key for {signer.instance}: pass --key-file with the key published at "
         f"{_published_at(signer.instance)}, or compare and pin its fingerprint once with --pin (or `export trust`)"
@@ -253,8 +259,7 @@ def open_(directory: Path, private_key_file: Path, out: Path, raw: bool, key_fil
 def trust(directory: Path, expected: str | None, replace: bool) -> None:
     """Pin the export key of the instance that signed DIR, after comparing its fingerprint with the published one."""
     signer = _read_signer(directory, "")
-    if not pinnable(signer.instance):
-        fail(f"the manifest names its instance as {signer.instance!r}, which cannot be pinned: use --key-file")
+    _worth_trusting(directory, signer, "")
     try:
         pinned = find_pin(signer.instance)
     except PinsError as error:

@@ -175,8 +175,11 @@ class _CountryFile:
 def write_country_files(
     open_file: Callable[[str], _Writer], initiative: Initiative, codes: list[str] | None, batch: int = BATCH
 ) -> dict[str, dict[str, Any]]:
-    """Stream the statements, in a stable order (country, confirmed_at, id), into one file per country.
+    """Stream the statements into one file per country, each in a stable order: as they were given (created_at, id).
 
+    One pass in the order of `ix_statement_initiative_created`, all country files open at once: the rows come as
+    the index lists them, with no sort of the whole table first (by country, a million rows took the database
+    seconds to sort before the first one came, and on SQLite reads hopped across the table once per country).
     `open_file(name)` gives the writer of one file (a file in a folder, or chunks in the database).
     """
     query = (
@@ -187,40 +190,31 @@ def write_country_files(
             sa.type_coerce(Statement.sealed_data, sa.types.NullType()),  # the driver's bytes, no conversion
         )
         .where(*_scope(initiative, codes), counted())
-        .order_by(Statement.country_code, Statement.confirmed_at, Statement.id)
+        .order_by(Statement.created_at, Statement.id)
         .execution_options(yield_per=batch)
     )
-    entries: dict[str, dict[str, Any]] = {}
-    current: _CountryFile | None = None
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        # every row of the cursor is read: plan for all of them (a sequential scan and one sort), not for the first
-        # tenth (an index scan that fetches rows all over the table, a third slower at a million)
-        connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
+    files: dict[str, _CountryFile] = {}
     # Core, not the ORM: rows are tuples of plain values, and nothing is kept in the session
-    result = connection.execute(query)
+    result = db.session.connection().execute(query)
     try:
         for rows in result.partitions():
-            lines: list[bytes] = []
+            lines: dict[str, list[bytes]] = {}
             for hex_id, country, confirmed, sealed in rows:
-                if current is None or country != current.country:
-                    if current is not None:
-                        current.write(lines)
-                        lines = []
-                        entries[current.country] = current.finish()
-                    current = _CountryFile(open_file(file_name(country)), country)
                 # the canonical UUID and manifest.timestamp's form, cut from text (a counted statement has a time)
                 statement_id = f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
-                lines.append(format_line(statement_id, country, f"{confirmed[:10]}T{confirmed[11:19]}Z", sealed))
-            if current is not None and lines:
-                current.write(lines)
-        if current is not None:
-            entries[current.country] = current.finish()
-            current = None
+                line = format_line(statement_id, country, f"{confirmed[:10]}T{confirmed[11:19]}Z", sealed)
+                lines.setdefault(country, []).append(line)
+            for country, group in lines.items():
+                if country not in files:
+                    files[country] = _CountryFile(open_file(file_name(country)), country)
+                files[country].write(group)
+        entries = {}
+        for country in sorted(files):
+            entries[country] = files.pop(country).finish()
     finally:
         result.close()
-        if current is not None:
-            current.writer.close()
+        for unfinished in files.values():
+            unfinished.writer.close()
     return entries
 
 

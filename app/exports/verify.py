@@ -310,7 +310,10 @@ def verify_export(export: ExportSource | Path, known_key: bytes, known_key_sourc
         if entry["file"] not in present:
             report.problems.append(f"{entry['file']}: listed in the manifest but missing")
             continue
-        check_file(report, source, code, entry, {e["sha256"]: e["file"] for e in entries.values()})
+        try:
+            check_file(report, source, code, entry, {e["sha256"]: e["file"] for e in entries.values()})
+        except ExportUnreadable as error:  # a stored export deleted while it was read
+            report.problems.append(str(error))
     report.notes.extend(manifest_notes(manifest))
     report.manifest = manifest
     return report

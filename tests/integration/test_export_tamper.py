@@ -482,3 +482,16 @@ def test_the_instance_key_on_the_server_is_trusted(app, export):  # type: ignore
     _invent_people(export["dir"])
     result = _cli(app, "export", "verify", str(export["dir"]))
     assert result.exit_code != 0 and "this instance's EXPORT_SIGNING_KEY" in result.output
+
+
+def test_an_altered_manifest_is_never_offered_for_pinning(app, export, laptop):  # type: ignore[no-untyped-def]
+    _replace_signature(export["dir"])  # the signature matches no key the manifest names: nothing to compare
+    asked = _cli(app, "export", "verify", str(export["dir"]), "--pin", input="yes\n")
+    assert asked.exit_code != 0 and "does not match even the key it names: it was altered" in asked.output
+    assert "Type yes" not in asked.output and not laptop.pins.exists()
+
+    laptop.pins.parent.mkdir(parents=True)
+    genuine = bytes.fromhex(_manifest(export["dir"])["verify_key"])  # pinned before; the full check says what broke
+    laptop.pins.write_text(f"http://127.0.0.1:5000 {genuine.hex()} 2026-11-30T09:00:00Z\n")
+    pinned = _cli(app, "export", "verify", str(export["dir"]))
+    assert pinned.exit_code != 0 and "the signature does not match the manifest" in pinned.output

@@ -564,3 +564,41 @@ def test_open_prints_every_note_verify_prints(app, campaign, tmp_path):  # type:
     opened = _cli(app, "export", "open", str(out), "--key", str(campaign["key_file"]), "--out", str(tmp_path / "o"))
     assert opened.exit_code == 0, opened.output
     assert [line for line in opened.output.splitlines() if line.startswith("note: ")] == notes
+
+
+def test_lines_in_the_order_statements_were_given(app, db, tmp_path):  # type: ignore[no-untyped-def]
+    """Each country file lists its statements as they were given (created_at, then id), whenever they were
+    confirmed, and two exports of the same statements hold the same files byte for byte."""
+    from datetime import datetime, timedelta
+
+    from app.sealing import seal
+
+    from ..support.factories import sync_counters
+
+    initiative, _ = make_initiative()
+    start = datetime(2026, 3, 1, 9, 0, 0)
+    given = []
+    for number, (country, confirmed_after) in enumerate([("DE", 50), ("FR", 1), ("DE", 2), ("DE", 30), ("DE", 2)]):
+        statement = Statement(
+            initiative_id=initiative.id,
+            country_code=country,
+            status="confirmed",
+            identity_fingerprint=f"identity-{number}",
+            email_fingerprint=f"email-{number}",
+            sealed_data=seal(initiative.auditor_public_key, {"first_names": f"Person {number}"}),
+            created_at=start + timedelta(minutes=number if number != 4 else 3),  # 3 and 4 given the same minute
+            confirmed_at=start + timedelta(minutes=number + confirmed_after),
+        )
+        db.session.add(statement)
+        db.session.flush()
+        given.append((statement.created_at, str(statement.id), country))
+    db.session.commit()
+    sync_counters(initiative)
+
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for out in folders:
+        assert _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(out)).exit_code == 0
+    ids = [json.loads(line)["id"] for line in (folders[0] / "DE.sealed").read_text().splitlines()]
+    assert ids == [statement_id for _created, statement_id, country in sorted(given) if country == "DE"]
+    for name in ("DE.sealed", "FR.sealed"):
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes()
