@@ -11,12 +11,13 @@ Targets: an export of 1,000,000 statements at >= 100,000 statements/s in < 250 M
 
 Statements are bulk-inserted (not signed through the form: that is bench.signing's job; the counters are then set
 with `counters.repair`), each with a blob sealed to the initiative's auditor key from realistic Part A or Part B data
-(a pool of distinct blobs, reused: an export treats them as opaque bytes and `open` decrypts each one). They are
-inserted in the order of confirmation, each given up to ten hours earlier: as PostgreSQL lays rows out once their
-confirmation has rewritten them, and less favourable to the export (it reads in the order statements were given)
-than SQLite's layout, where rows stay where they were first written. Every step runs in a fresh Python process, so
-its maximum RSS (getrusage) is its own and not the insert's. The machine may be shared: the load average is printed,
-and CPU seconds (the process's, and on PostgreSQL the database backend's) beside each wall-clock time.
+(a pool of distinct blobs, reused: an export treats them as opaque bytes and `open` decrypts each one), confirmed up
+to ten hours after it was given. The rows lie as a campaign leaves them: on SQLite in the order they were given (a
+row is updated where it is), on PostgreSQL in the order of confirmation (an UPDATE writes a new version of the row),
+which is the less favourable one for an export that reads in the order statements were given. Every step runs in a
+fresh Python process, so its maximum RSS (getrusage) is its own and not the insert's. The machine may be shared: the
+load average is printed, and CPU seconds (the process's, and on PostgreSQL the database backend's) beside each
+wall-clock time.
 """
 
 from __future__ import annotations
@@ -120,9 +121,14 @@ def seed(url: str, statements: int, key_file: Path, seed_value: int = 788) -> st
         if db.engine.dialect.name == "sqlite":  # the seed, not the export: a big page cache for random index inserts
             db.session.execute(sa.text("PRAGMA cache_size = -1000000"))
         started = datetime(2026, 1, 1, 8, 0, 0)
+        # rows lie as they would after a campaign: SQLite updates a row where it is, so they stay in the order they
+        # were given; a PostgreSQL UPDATE writes a new version elsewhere, so confirming puts them in that order
+        in_place = db.engine.dialect.name == "sqlite"
         batch: list[dict[str, Any]] = []
         for number, code in enumerate(rng.choices(codes, weights, k=statements)):
-            confirmed_at = started + timedelta(seconds=number * 7 + rng.randint(0, 6))
+            moment = started + timedelta(seconds=number * 7 + rng.randint(0, 6))
+            delay = timedelta(minutes=rng.randint(1, 600))  # the confirmation link clicked minutes to hours later
+            created_at, confirmed_at = (moment, moment + delay) if in_place else (moment - delay, moment)
             batch.append(
                 {
                     "id": uuid.UUID(int=rng.getrandbits(128), version=4),
@@ -135,7 +141,7 @@ def seed(url: str, statements: int, key_file: Path, seed_value: int = 788) -> st
                     "network_fingerprint": f"{rng.getrandbits(256):064x}",
                     "sealed_data": blobs[code][number % BLOBS_PER_COUNTRY],
                     "emails_sent": 1,
-                    "created_at": confirmed_at - timedelta(minutes=rng.randint(1, 600)),
+                    "created_at": created_at,
                     "confirmed_at": confirmed_at,
                 }
             )

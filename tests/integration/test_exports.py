@@ -320,7 +320,9 @@ def test_auditor_creates_and_downloads_in_the_browser(app, campaign, client, db,
     export = db.session.scalar(sa.select(ExportRecord))
     assert export.created_by == "auditor@example.org" and export.countries == "DE,PL"
     assert export.directory is None  # kept in the database, on no app server's disk
-    assert not (Path(app.instance_path) / "exports").exists()
+    assert not [
+        p.name for p in Path(app.instance_path).rglob("*") if p.suffix == ".sealed" or p.name == "manifest.json"
+    ]
     names = set(db.session.scalars(sa.select(ExportChunk.name).where(ExportChunk.export_id == export.id)))
     assert names == {"manifest.json", "DE.sealed", "PL.sealed"}
     listing = client.get(f"/admin/initiatives/{initiative.slug}/exports").get_data(as_text=True)
@@ -392,7 +394,7 @@ def test_any_app_server_serves_the_download(app, app_factory, campaign, client, 
     monkeypatch.setenv("QUORUM_INSTANCE", str(tmp_path / "second-server"))
     second = app_factory(EXPORT_SIGNING_KEY=app.config["EXPORT_SIGNING_KEY"])
     assert Path(second.instance_path) == tmp_path / "second-server"
-    assert not (Path(second.instance_path) / "exports").exists()  # nothing of the export on this server's disk
+    assert not list(Path(second.instance_path).rglob("*.sealed"))  # nothing of the export on this server's disk
     with second.app_context():
         other = second.test_client()
         _sign_in(other, "auditor@example.org")
@@ -400,7 +402,6 @@ def test_any_app_server_serves_the_download(app, app_factory, campaign, client, 
         assert there.status_code == 200, there.get_data(as_text=True)
         with zipfile.ZipFile(io.BytesIO(there.get_data())) as archive, zipfile.ZipFile(io.BytesIO(here)) as first:
             assert {n: archive.read(n) for n in archive.namelist()} == {n: first.read(n) for n in first.namelist()}
-        assert not list(Path(second.instance_path).glob("**/*.sealed"))
 
 
 def test_download_streams_the_stored_chunks(app, campaign, client, db, monkeypatch):  # type: ignore[no-untyped-def]
@@ -426,6 +427,19 @@ def test_download_streams_the_stored_chunks(app, campaign, client, db, monkeypat
         de = next(n for n in archive.namelist() if n.endswith("/DE.sealed"))
         lines = archive.read(de).splitlines()
     assert len(lines) == 2 and all(json.loads(line)["country"] == "DE" for line in lines)
+
+
+def test_download_without_a_signing_key_is_refused(app, campaign, client, db, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """An app server started without EXPORT_SIGNING_KEY cannot check a stored export, so it serves none."""
+    initiative = campaign["initiative"]
+    _staff(db, "auditor@example.org", "auditor", [initiative])
+    _sign_in(client, "auditor@example.org")
+    assert client.post(f"/admin/initiatives/{initiative.slug}/exports", data={}).status_code == 302
+    export = db.session.scalar(sa.select(ExportRecord))
+    monkeypatch.setenv("QUORUM_INSTANCE", str(tmp_path / "keyless"))
+    app.config["EXPORT_SIGNING_KEY"] = ""
+    assert client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip").status_code == 503
+    assert not db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "export.download"))
 
 
 def test_download_of_a_command_line_export_is_refused(app, campaign, client, db, tmp_path):  # type: ignore[no-untyped-def]
