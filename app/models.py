@@ -456,10 +456,28 @@ class ExportRecord(db.Model):
     initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(320))
-    directory: Mapped[str] = mapped_column(sa.String(500))
+    # the folder `export create --out` wrote; None for the staff side's exports, kept in export_chunk
+    directory: Mapped[str | None] = mapped_column(sa.String(500))
     countries: Mapped[str] = mapped_column(sa.String(100), default="")
     statement_count: Mapped[int] = mapped_column(default=0)
     manifest_sha256: Mapped[str] = mapped_column(sa.String(64))
+
+    @property
+    def stored(self) -> bool:
+        """Kept in the database, so any app server can serve it."""
+        return self.directory is None
+
+
+class ExportChunk(db.Model):
+    """A piece of one file (`manifest.json`, `<CC>.sealed`) of an export kept in the database: every app server
+    reads the same bytes, and a file is written and read a chunk at a time (app/exports/store.py)."""
+
+    __tablename__ = "export_chunk"
+
+    export_id: Mapped[int] = mapped_column(sa.ForeignKey("export_record.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
 
 class ConfirmationDay(db.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,19 @@ def seal(public_key: bytes, data: dict[str, Any]) -> bytes:
     return SealedBox(PublicKey(public_key)).encrypt(plaintext)
 
 
+def opener(private_key: bytes) -> Callable[[bytes], dict[str, Any]]:
+    """Opens blob after blob with one key: making the box derives the public key, as costly as a decryption."""
+    box = SealedBox(PrivateKey(private_key))
+
+    def open_blob(blob: bytes) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(box.decrypt(blob).decode("utf-8"))
+        return data
+
+    return open_blob
+
+
 def open_sealed(private_key: bytes, blob: bytes) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(SealedBox(PrivateKey(private_key)).decrypt(blob).decode("utf-8"))
-    return data
+    return opener(private_key)(blob)
 
 
 def write_private_key(path: Path, private_key: bytes) -> None:

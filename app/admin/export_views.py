@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..audit.log import record
 from ..errors import render_error
 from ..exports.archive import stream_zip
-from ..exports.create import ExportError, create_export
+from ..exports.create import ExportError, store_export
 from ..exports.keys import instance_name, instance_verify_key
 from ..exports.manifest import verify_key_text
+from ..exports.store import StoredExport
 from ..exports.verify import verify_export
 from ..extensions import db
-from ..models import ExportRecord, Initiative, StaffRole, utcnow
+from ..models import ExportRecord, StaffRole
 from .access import actor, initiative_for_staff, staff_required
 from .routes import blueprint
 
@@ -32,14 +30,6 @@ def export_public_key() -> Response:
     response = Response(verify_key_text(key, instance_name()), mimetype="text/plain")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
-
-
-def _exports_folder(initiative: Initiative) -> Path:
-    """Browser exports live under the instance folder, one new folder each."""
-    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-    folder = Path(current_app.instance_path) / "exports" / initiative.slug
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{stamp}-{secrets.token_hex(4)}"
 
 
 @blueprint.get("/initiatives/<slug>/exports")
@@ -59,7 +49,6 @@ def exports(slug: str) -> str:
         records=records,
         verify_key=key,
         key_text=verify_key_text(key, instance_name()) if key else "",
-        available={r.id: (Path(r.directory) / "manifest.json").is_file() for r in records},
     )
 
 
@@ -69,7 +58,7 @@ def export_create(slug: str) -> BaseResponse:
     initiative = initiative_for_staff(slug)
     countries = [code for code in request.form.getlist("country") if code.strip()]
     try:
-        result = create_export(initiative, _exports_folder(initiative), actor(), countries or None)
+        result = store_export(initiative, actor(), countries or None)
     except ExportError as error:
         flash(_("The export could not be made: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.exports", slug=slug))
@@ -88,21 +77,26 @@ def export_create(slug: str) -> BaseResponse:
 @blueprint.get("/initiatives/<slug>/exports/<int:export_id>.zip")
 @staff_required(StaffRole.AUDITOR, StaffRole.ADMIN)
 def export_download(slug: str, export_id: int):  # type: ignore[no-untyped-def]
-    """The manifest and the country files as one .zip, checked again before it leaves the server."""
+    """The manifest and the country files as one .zip from the database (any app server can serve it), checked
+    again before it leaves the server."""
     initiative = initiative_for_staff(slug)
     export = db.session.get(ExportRecord, export_id)
     if export is None or export.initiative_id != initiative.id:
         abort(404)
-    directory = Path(export.directory)
-    if not (directory / "manifest.json").is_file():
-        return render_error(410, _("This export is no longer on the server. Make a new one."))
-    report = verify_export(directory, instance_verify_key(), "this instance's EXPORT_SIGNING_KEY")
+    if not export.stored:
+        # written by `export create --out` into a folder of whoever ran it: not the web's to serve
+        return render_error(410, _("This export was written to a folder by the command line, not kept here."))
+    key = instance_verify_key()
+    if key is None:
+        return render_error(503, _("No export signing key is configured, so no export can be checked."))
+    source = StoredExport(export)
+    report = verify_export(source, key, "this instance's EXPORT_SIGNING_KEY")
     if not report.ok:
         current_app.logger.error("export %s failed verification: %s", export.id, "; ".join(report.problems))
         return render_error(
             409,
             _(
-                "This export no longer verifies (its files were changed on the server), so it "
+                "This export no longer verifies (its files were changed in the database), so it "
                 "is not offered for download. Make a new one."
             ),
         )
@@ -114,7 +108,8 @@ def export_download(slug: str, export_id: int):  # type: ignore[no-untyped-def]
         details={"manifest_sha256": export.manifest_sha256},
     )
     name = f"{initiative.slug}-export-{export.id}"
-    response = Response(stream_zip(directory, name), mimetype="application/zip")
+    # the stream reads the chunks through this request's database session, after the view has answered
+    response = Response(stream_with_context(stream_zip(source, name)), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.zip"'
     response.headers["Cache-Control"] = "no-store"
     return response

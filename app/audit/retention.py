@@ -13,6 +13,8 @@ Art. 19 and the Commission's data-protection guidance, question 16).
 - Addresses that asked for a partner's updates and were not handed over yet: with their statement (the foreign key
   cascades). Sealed partner hand-overs: the file 30 days after it was made (the partner has it by then; the server
   never could open it), the record of it stays (app/partners/handovers.py).
+- Exports of an initiative, with its statements (records, stored files, the folders `export create` wrote):
+  `app.exports.purge`.
 
 Every deletion is one set-based DELETE per category and initiative. The per-country counters are left alone when an
 initiative's statements are destroyed: the campaign is over and the counters stay as its historical count, which
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..database import forget_scrubbed
+from ..exports.purge import ExportsDestroyed, exports_due
 from ..extensions import db
 from ..initiatives import add_months
 from ..models import (
@@ -61,6 +64,8 @@ ACTOR = "retention"
 CATEGORIES: dict[str, str] = {
     "statements_due": "statements past the retention deadline",
     "statements_unconfirmed": "unconfirmed statements (link expired or collection over)",
+    "exports": "exports holding those statements",
+    "export_folders": "export folders on this machine",
     "subscribers_unsubscribed": "unsubscribed addresses",
     "subscribers_due": "subscriber addresses past the 12-month limit",
     "subscribers_unconfirmed": "subscriber addresses of unconfirmed statements",
@@ -105,6 +110,8 @@ class PurgeReport:
     now: datetime
     dry_run: bool
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # export folders recorded but not found unchanged where they were written: a person must delete them
+    folders_not_found: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, slug: str, category: str, count: int) -> None:
         if count:
@@ -131,7 +138,18 @@ class PurgeReport:
         for slug in sorted(self.counts):
             parts = [f"{CATEGORIES[c]} {self.counts[slug][c]}" for c in CATEGORIES if c in self.counts[slug]]
             out.append(f"{slug or '(no initiative)'}: {', '.join(parts)}")
+        for slug, folders in sorted(self.folders_not_found.items()):
+            out.append(
+                f"{slug}: export folders not found unchanged where they were written, delete them by hand: "
+                + ", ".join(folders)
+            )
         return out
+
+    def add_exports(self, slug: str, exports: ExportsDestroyed) -> None:
+        self.add(slug, "exports", exports.exports)
+        self.add(slug, "export_folders", len(exports.folders))
+        if exports.not_found:
+            self.folders_not_found[slug] = exports.not_found
 
 
 def _delete(
@@ -192,8 +210,12 @@ def _purge_initiative(initiative: Initiative, now: datetime, link_age: timedelta
     )  # the cascade deletes them with the statements
     if dry_run:
         deleted = destroy.count(statement_where)
+        if statement_category == "statements_due":
+            report.add_exports(slug, exports_due(initiative))
     elif statement_category == "statements_due":
-        deleted = destroy.destroy_all(initiative, now)
+        destroyed = destroy.destroy_all(initiative, now)
+        deleted = destroyed.statements
+        report.add_exports(slug, destroyed.exports)
     else:
         deleted = destroy.delete_waiting(initiative, statement_where)
     report.add(slug, statement_category, deleted)
@@ -293,6 +315,8 @@ def _record(report: PurgeReport, initiatives: list[Initiative], actor: str, reas
         if not counts:
             continue
         details: dict[str, Any] = dict(counts)
+        if initiative.slug in report.folders_not_found:
+            details["export_folders_not_found"] = report.folders_not_found[initiative.slug]
         if "statements_due" in counts:
             details["statements_deadline"] = statements_deadline(initiative).isoformat()
             details["counters_kept"] = {
@@ -304,7 +328,9 @@ def _record(report: PurgeReport, initiatives: list[Initiative], actor: str, reas
             initiative=initiative,
             target=initiative.slug,
             reason=_with(
-                reason, "retention rules: statements, unconfirmed statements, subscriber addresses, sent mail"
+                reason,
+                "retention rules: statements and their exports, unconfirmed statements, subscriber addresses, "
+                "sent mail",
             ),
             details=details,
         )

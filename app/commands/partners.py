@@ -12,10 +12,12 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from ..exports.keys import instance_verify_key
+from ..exports.manifest import ExportKeyError, parse_verify_key
 from ..partners.handovers import HandoverError, HandoverReport, open_handover, verify_handover
 from ..sealing import generate_key_pair, read_private_key, write_private_key
 from . import fail
-from .exports import _known_key, key_file_option
+from .exports import key_file_option
 
 partners_cli = AppGroup("partners", help="A partner organisation's key pair, and opening its sealed hand-overs.")
 
@@ -44,12 +46,31 @@ def _report(report: HandoverReport) -> None:
         fail(f"{report.source} failed verification: {len(report.problems)} problem(s), listed above")
 
 
+def _trusted_key(key_file: Path | None) -> tuple[bytes, str]:
+    """The key a hand-over must be signed with: the published one (--key-file), or this instance's own; never the
+    key the hand-over names itself (a forger would name theirs)."""
+    try:
+        if key_file is not None:
+            return parse_verify_key(key_file.read_text(encoding="utf-8")), f"from {key_file}"
+        own = instance_verify_key()
+    except (ExportKeyError, OSError, UnicodeDecodeError) as error:
+        fail(f"cannot read the export verify key: {error}")
+        raise
+    if own is None:
+        fail(
+            "no trusted key: pass --key-file with the instance's export key (its staff page /admin/export-key shows "
+            "it; compare its fingerprint with the organizers by another channel)"
+        )
+        raise AssertionError("unreachable")
+    return own, "this instance's EXPORT_SIGNING_KEY"
+
+
 @partners_cli.command("verify")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @key_file_option
 def verify(source: Path, key_file: Path | None) -> None:
     """Check a hand-over (.zip, or the folder it was unpacked into): signature, signer, hash and count."""
-    known, where = _known_key(key_file)
+    known, where = _trusted_key(key_file)
     report = verify_handover(source, known, where)
     _report(report)
     assert report.manifest is not None
@@ -75,7 +96,7 @@ def verify(source: Path, key_file: Path | None) -> None:
 def open_(source: Path, private_key_file: Path, out: Path, key_file: Path | None) -> None:
     """Verify the hand-over, then decrypt it into one CSV (email, language, opted_in_at); on any problem write
     nothing."""
-    known, where = _known_key(key_file)
+    known, where = _trusted_key(key_file)
     try:
         private_key = read_private_key(private_key_file)
     except (OSError, ValueError) as error:

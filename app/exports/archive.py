@@ -1,15 +1,13 @@
-"""An export folder as one .zip, streamed in chunks: the whole archive is never held in memory."""
+"""An export as one .zip, streamed in chunks: the whole archive is never held in memory."""
 
 from __future__ import annotations
 
 import json
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from .manifest import COUNTRY_CODE, MANIFEST_NAME, file_name
-
-CHUNK = 64 * 1024
+from .verify import ExportSource
 
 
 class _Sink:
@@ -31,22 +29,22 @@ class _Sink:
         return data
 
 
-def export_members(directory: Path) -> list[str]:
-    """The manifest and the country files it lists (never anything else lying in the folder)."""
-    manifest = json.loads((directory / MANIFEST_NAME).read_bytes().decode("utf-8"))
+def export_members(source: ExportSource) -> list[str]:
+    """The manifest and the country files it lists (never anything else the export may hold)."""
+    manifest = json.loads(source.manifest_bytes().decode("utf-8"))
     countries = manifest.get("countries") if isinstance(manifest, dict) else None
     names = [file_name(code) for code in sorted(countries or {}) if COUNTRY_CODE.match(code)]
     return [MANIFEST_NAME, *names]
 
 
-def stream_zip(directory: Path, folder_name: str) -> Iterator[bytes]:
+def stream_zip(source: ExportSource, folder_name: str) -> Iterator[bytes]:
     """Yield the archive piece by piece; members sit under `folder_name/` so unzipping gives one export folder."""
-    members = export_members(directory)
+    members = export_members(source)
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
         for name in members:
-            with open(directory / name, "rb") as source, archive.open(f"{folder_name}/{name}", "w") as target:
-                while chunk := source.read(CHUNK):
+            with archive.open(f"{folder_name}/{name}", "w") as target:
+                for chunk in source.chunks(name):
                     target.write(chunk)
                     data = sink.take()
                     if data:

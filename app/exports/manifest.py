@@ -114,12 +114,20 @@ def signing_key(seed_base64: str) -> SigningKey:
     return SigningKey(seed)
 
 
+def fingerprint(verify_key: bytes) -> str:
+    """What a person compares before trusting a key: SHA-256 of the raw key in unpadded base64, as OpenSSH shows
+    host keys."""
+    digest = hashlib.sha256(verify_key).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
 def verify_key_text(verify_key: bytes, instance: str) -> str:
     """What the stable URL serves and what `--key-file` reads back."""
     return (
         f"# Quorum export verify key (Ed25519) of {instance}\n"
         f"base64: {base64.b64encode(verify_key).decode('ascii')}\n"
         f"hex: {verify_key.hex()}\n"
+        f"fingerprint: {fingerprint(verify_key)}\n"
     )
 
 
@@ -128,8 +136,8 @@ def parse_verify_key(text: str) -> bytes:
     found: set[bytes] = set()
     for raw_line in text.splitlines():
         line = raw_line.split("#", 1)[0].strip()
-        if not line:
-            continue
+        if not line or line.startswith("fingerprint:"):
+            continue  # the fingerprint names a key; it is not one
         token = line.split()[-1]
         if re.fullmatch(r"[0-9a-fA-F]{64}", token):
             found.add(bytes.fromhex(token))

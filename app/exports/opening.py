@@ -2,7 +2,8 @@
 
 Nothing is written unless the export verifies and every record opens: the CSVs go into a temporary sibling
 folder that is renamed to `--out` only at the end. Each file is hashed again while it is decrypted, so a file
-swapped between the check and the reading is caught too.
+swapped between the check and the reading is caught too. Cells that a spreadsheet would run as a formula are made
+inert (`cells.py`) unless the auditor asks for the values exactly as typed (`raw`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import hashlib
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey
 
 from ..eci.fields import STATEMENT_FIELDS
-from ..sealing import open_sealed
+from ..sealing import opener
+from .cells import for_spreadsheet
 from .create import ExportError, check_output_directory
 from .manifest import parse_line
-from .verify import ExportInvalid, verify_export
+from .verify import ExportInvalid, VerifyReport, verify_export
 
 # CONTRACT.md, `export open`: the record's id, country and time, then every personal field in Annex III order
 COLUMNS = ("statement_id", "country", "confirmed_at", *STATEMENT_FIELDS)
@@ -38,16 +42,24 @@ class OpenError(ExportError):
 class OpenResult:
     directory: Path
     counts: dict[str, int]
+    report: VerifyReport  # its notes are the auditor's to read, as after `export verify`
 
 
-def _row(record: dict[str, str], personal: dict[str, object]) -> list[str]:
+def _row(record: dict[str, str], personal: dict[str, object], raw: bool) -> list[str]:
     values = [record["id"], record["country"], record["confirmed_at"]]
     values += [str(personal.get(name) or "") for name in PERSONAL]
-    return [unicodedata.normalize("NFC", value) for value in values]
+    typed = [unicodedata.normalize("NFC", value) for value in values]
+    return typed if raw else [for_spreadsheet(value) for value in typed]
 
 
 def _decrypt_file(
-    source: Path, target: Path, code: str, expected_sha: str, expected_count: int, private_key: bytes
+    source: Path,
+    target: Path,
+    code: str,
+    expected_sha: str,
+    expected_count: int,
+    open_blob: Callable[[bytes], dict[str, Any]],
+    raw: bool,
 ) -> int:
     digest = hashlib.sha256()
     count = 0
@@ -64,23 +76,20 @@ def _decrypt_file(
             if record["country"] != code:
                 raise OpenError(f"{source.name}: line {count} holds a statement of {record['country']}")
             try:
-                personal = open_sealed(private_key, base64.b64decode(record["sealed"]))
+                personal = open_blob(base64.b64decode(record["sealed"]))
             except (CryptoError, ValueError) as error:
                 raise OpenError(f"{source.name}: line {count} cannot be opened with this private key") from error
-            writer.writerow(_row(record, personal))
+            writer.writerow(_row(record, personal, raw))
     if digest.hexdigest() != expected_sha or count != expected_count:
         raise OpenError(f"{source.name} changed while it was being opened; verify the export again")
     return count
 
 
 def open_export(
-    directory: Path,
-    private_key: bytes,
-    out: Path,
-    known_key: bytes | None = None,
-    known_key_source: str = "the published key",
+    directory: Path, private_key: bytes, out: Path, known_key: bytes, known_key_source: str, raw: bool = False
 ) -> OpenResult:
-    """Verify, then decrypt every record; raises ExportInvalid or OpenError having written nothing."""
+    """Verify against the key trusted for the instance, then decrypt every record; raises ExportInvalid or
+    OpenError having written nothing. `raw` writes every value exactly as typed, formula signs and all."""
     out = out.absolute()
     check_output_directory(out)
     report = verify_export(directory, known_key, known_key_source)
@@ -95,12 +104,19 @@ def open_export(
             f"sealed to ({manifest['auditor_public_key']})"
         )
 
+    open_blob = opener(private_key)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         counts: dict[str, int] = {}
         for code, entry in sorted(manifest["countries"].items()):
             counts[code] = _decrypt_file(
-                directory / entry["file"], work / f"{code}.csv", code, entry["sha256"], entry["count"], private_key
+                directory / entry["file"],
+                work / f"{code}.csv",
+                code,
+                entry["sha256"],
+                entry["count"],
+                open_blob,
+                raw,
             )
         if out.exists():
             out.rmdir()
@@ -108,4 +124,4 @@ def open_export(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return OpenResult(out, counts)
+    return OpenResult(out, counts, report)

@@ -1,7 +1,10 @@
 """Checking an export without any private key: the signature, the signer's key, every file's hash and count.
 
-Needs no database and no Flask: an auditor can run it on any machine that has the export and the instance's
-published verify key.
+Needs no database and no Flask: an auditor can run it on any machine that has the export and a key it trusts for
+the instance (the published key, or one pinned on first use: `trust.py`). A check never passes without such a key:
+a forger who edits the manifest can re-sign it with a key of their own and write that key into it.
+
+An export is read through an `ExportSource`: a folder (`FolderSource`) or the database (`store.StoredExport`).
 """
 
 from __future__ import annotations
@@ -9,21 +12,90 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .manifest import COUNTRY_CODE, FORMAT, MANIFEST_NAME, file_name, parse_line, signature_valid
 
 MAX_LINE_PROBLEMS = 5
 """Per file; a mangled file would otherwise print one line per record."""
 
+READ_SIZE = 1 << 20
+
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ExportUnreadable(Exception):
+    """There is no manifest to read (no folder, no manifest.json, no such stored export); the message says why."""
+
+
+class ExportSource(Protocol):
+    """Where an export's files are read from, a piece at a time."""
+
+    @property
+    def label(self) -> str:
+        """How messages name the export (a folder, or "export 12")."""
+        ...
+
+    def manifest_bytes(self) -> bytes: ...
+
+    def members(self) -> set[str]:
+        """The names of the files the export holds, listed in the manifest or not."""
+        ...
+
+    def chunks(self, name: str) -> Iterator[bytes]: ...
+
+    def lines(self, name: str) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class FolderSource:
+    """An export folder as `export create --out` writes it and the auditor unzips it."""
+
+    directory: Path
+
+    @property
+    def label(self) -> str:
+        return str(self.directory)
+
+    def manifest_bytes(self) -> bytes:
+        if not self.directory.is_dir():
+            raise ExportUnreadable(f"{self.directory} is not a folder")
+        path = self.directory / MANIFEST_NAME
+        if not path.is_file():
+            raise ExportUnreadable(f"{MANIFEST_NAME} is missing")
+        return path.read_bytes()
+
+    def members(self) -> set[str]:
+        return {path.name for path in self.directory.iterdir() if path.is_file()}
+
+    def chunks(self, name: str) -> Iterator[bytes]:
+        with open(self.directory / name, "rb") as handle:
+            while chunk := handle.read(READ_SIZE):
+                yield chunk
+
+    def lines(self, name: str) -> Iterator[bytes]:
+        with open(self.directory / name, "rb") as handle:
+            yield from handle
+
+
+def split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines (each with its line end, the last one perhaps without) from chunks that may cut a line anywhere."""
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
 
 
 @dataclass
 class VerifyReport:
-    directory: Path
+    label: str
     manifest: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -41,6 +113,15 @@ class ExportInvalid(Exception):
         self.report = report
 
 
+@dataclass(frozen=True)
+class Signer:
+    """Who a manifest says signed it: what trusting a key on first use shows the auditor."""
+
+    instance: str
+    verify_key: bytes
+    signature_matches: bool
+
+
 def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -51,16 +132,23 @@ def _key_bytes(value: object) -> bytes | None:
     return None
 
 
-def read_manifest(report: VerifyReport) -> dict[str, Any] | None:
-    path = report.directory / MANIFEST_NAME
-    if not report.directory.is_dir():
-        report.problems.append(f"{report.directory} is not a folder")
-        return None
-    if not path.is_file():
-        report.problems.append(f"{MANIFEST_NAME} is missing")
+def _printable(text: object) -> str:
+    """Text from a manifest, safe to print on the auditor's terminal (no control characters, one line)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+
+
+def as_source(export: ExportSource | Path) -> ExportSource:
+    return FolderSource(export) if isinstance(export, Path) else export
+
+
+def read_manifest(report: VerifyReport, source: ExportSource) -> dict[str, Any] | None:
+    try:
+        data = source.manifest_bytes()
+    except ExportUnreadable as error:
+        report.problems.append(str(error))
         return None
     try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         report.problems.append(f"{MANIFEST_NAME} is not valid JSON")
         return None
@@ -73,10 +161,25 @@ def read_manifest(report: VerifyReport) -> dict[str, Any] | None:
     return manifest
 
 
-def check_signature(
-    report: VerifyReport, manifest: dict[str, Any], known_key: bytes | None, known_key_source: str
-) -> None:
-    """The signature must match the manifest's own key AND the key we know for the instance: a forger who edits
+def signer_of(export: ExportSource | Path) -> tuple[Signer | None, VerifyReport]:
+    """The instance and key the manifest names, read before any check (None, with the report saying why)."""
+    source = as_source(export)
+    report = VerifyReport(source.label)
+    manifest = read_manifest(report, source)
+    if manifest is None:
+        return None, report
+    verify_key = _key_bytes(manifest.get("verify_key"))
+    if verify_key is None:
+        report.problems.append(f"{MANIFEST_NAME} has no valid verify_key")
+        return None, report
+    instance = manifest.get("instance")
+    return Signer(
+        instance if isinstance(instance, str) else "", verify_key, signature_valid(manifest, verify_key)
+    ), report
+
+
+def check_signature(report: VerifyReport, manifest: dict[str, Any], known_key: bytes, known_key_source: str) -> None:
+    """The signature must match the manifest's own key AND the key we trust for the instance: a forger who edits
     the manifest can re-sign it with a key of their own and put that key in the manifest."""
     verify_key = _key_bytes(manifest.get("verify_key"))
     if verify_key is None:
@@ -87,13 +190,7 @@ def check_signature(
             f"{MANIFEST_NAME}: the signature does not match the manifest (the manifest was "
             "edited or its signature replaced)"
         )
-    if known_key is None:
-        report.notes.append(
-            f"the signature was checked against the key inside the manifest only "
-            f"({verify_key.hex()}); pass --key-file with the instance's published export key to "
-            "check who signed it"
-        )
-    elif verify_key != known_key:
+    if verify_key != known_key:
         report.problems.append(
             f"{MANIFEST_NAME} is signed with the key {verify_key.hex()}, not with the expected "
             f"export key {known_key.hex()} ({known_key_source}): it was re-signed by someone "
@@ -132,30 +229,31 @@ def expected_files(report: VerifyReport, manifest: dict[str, Any]) -> dict[str, 
     return valid
 
 
-def check_file(report: VerifyReport, code: str, entry: dict[str, Any], expected: dict[str, str]) -> None:
+def check_file(
+    report: VerifyReport, source: ExportSource, code: str, entry: dict[str, Any], expected: dict[str, str]
+) -> None:
     """Hash and count the file as it is read, and check each line's record and its country."""
     name = entry["file"]
     digest = hashlib.sha256()
     count = 0
     line_problems = 0
     last = b"\n"
-    with open(report.directory / name, "rb") as handle:
-        for line in handle:
-            digest.update(line)
-            count += 1
-            last = line
-            problem = ""
-            try:
-                record = parse_line(line)
-            except ValueError as error:
-                problem = str(error)
-            else:
-                if record["country"] != code:
-                    problem = f"holds a statement of {record['country']}, not of {code}"
-            if problem:
-                line_problems += 1
-                if line_problems <= MAX_LINE_PROBLEMS:
-                    report.problems.append(f"{name}: line {count} {problem}")
+    for line in source.lines(name):
+        digest.update(line)
+        count += 1
+        last = line
+        problem = ""
+        try:
+            record = parse_line(line)
+        except ValueError as error:
+            problem = str(error)
+        else:
+            if record["country"] != code:
+                problem = f"holds a statement of {record['country']}, not of {code}"
+        if problem:
+            line_problems += 1
+            if line_problems <= MAX_LINE_PROBLEMS:
+                report.problems.append(f"{name}: line {count} {problem}")
     if line_problems > MAX_LINE_PROBLEMS:
         report.problems.append(f"{name}: {line_problems - MAX_LINE_PROBLEMS} more lines with problems")
     if not last.endswith(b"\n"):
@@ -172,24 +270,50 @@ def check_file(report: VerifyReport, code: str, entry: dict[str, Any], expected:
         report.problems.append(f"{name}: SHA-256 is {actual}, the manifest says {entry['sha256']} ({cause})")
 
 
-def verify_export(
-    directory: Path, known_key: bytes | None = None, known_key_source: str = "the published key"
-) -> VerifyReport:
-    """Every problem found, one sentence each; an empty list means the export is complete and unaltered."""
-    report = VerifyReport(directory)
-    manifest = read_manifest(report)
+def manifest_notes(manifest: dict[str, Any]) -> list[str]:
+    """What the auditor must know about a sound export before handing it on: what it leaves out."""
+    notes: list[str] = []
+    selection = manifest.get("selection")
+    chosen = selection.get("countries") if isinstance(selection, dict) else None
+    if isinstance(chosen, list) and chosen:
+        chosen_text = _printable(", ".join(map(str, chosen)))
+        notes.append(f"only the member states chosen when the export was made are in it: {chosen_text}")
+    quarantined = manifest.get("quarantined")
+    count = quarantined.get("count") if isinstance(quarantined, dict) else None
+    if _is_count(count) and count:
+        assert isinstance(quarantined, dict)
+        reasons = quarantined.get("reasons") if isinstance(quarantined.get("reasons"), list) else []
+        why = "; ".join(f"{_printable(r.get('reason'))!s} ({r.get('count')})" for r in reasons if isinstance(r, dict))
+        notes.append(
+            f"{count} confirmed statement(s) are NOT in this export: they were quarantined as suspect"
+            + (f" ({why})" if why else "")
+            + "; the instance's staff can release them or not before the final export"
+        )
+    return notes
+
+
+def verify_export(export: ExportSource | Path, known_key: bytes, known_key_source: str) -> VerifyReport:
+    """Every problem found, one sentence each; an empty list means the export is complete, unaltered and signed by
+    `known_key`, the key trusted for the instance (there is no check without one)."""
+    source = as_source(export)
+    report = VerifyReport(source.label)
+    manifest = read_manifest(report, source)
     if manifest is None:
         return report
     check_signature(report, manifest, known_key, known_key_source)
     entries = expected_files(report, manifest)
     listed = {entry["file"] for entry in entries.values()}
-    present = {path.name for path in directory.iterdir()}
+    present = source.members()
     for name in sorted(present - listed - {MANIFEST_NAME}):
         report.problems.append(f"{name}: not listed in the manifest (an extra file)")
     for code, entry in entries.items():
-        if entry["file"] not in present or not (directory / entry["file"]).is_file():
+        if entry["file"] not in present:
             report.problems.append(f"{entry['file']}: listed in the manifest but missing")
             continue
-        check_file(report, code, entry, {e["sha256"]: e["file"] for e in entries.values()})
+        try:
+            check_file(report, source, code, entry, {e["sha256"]: e["file"] for e in entries.values()})
+        except ExportUnreadable as error:  # a stored export deleted while it was read
+            report.problems.append(str(error))
+    report.notes.extend(manifest_notes(manifest))
     report.manifest = manifest
     return report

@@ -2,18 +2,27 @@
 
 Unconfirmed statements leave the pending (or quarantined) count as they go. When an initiative's statements are
 destroyed at the end of its life, the confirmed and invalidated counters stay as its historical count, and the
-initiative remembers when, so that `counters check` knows there is nothing left to recount.
+initiative remembers when, so that `counters check` knows there is nothing left to recount. Its exports, which
+hold copies of the statements, go with them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from ..exports.purge import ExportsDestroyed, destroy_exports
 from ..extensions import db
 from ..models import Initiative, InitiativeCountry, Statement, StatementStatus
 from . import counters
+
+
+@dataclass(frozen=True)
+class Destroyed:
+    statements: int
+    exports: ExportsDestroyed
 
 
 def waiting() -> sa.ColumnElement[bool]:
@@ -42,8 +51,10 @@ def delete_waiting(initiative: Initiative, where: list[sa.ColumnElement[bool]]) 
     return len(rows)
 
 
-def destroy_all(initiative: Initiative, now: datetime) -> int:
-    """Every statement of the initiative goes; the confirmed and invalidated counts stay as its history."""
+def destroy_all(initiative: Initiative, now: datetime) -> Destroyed:
+    """Every statement of the initiative goes, and every export holding them; the confirmed and invalidated counts
+    stay as its history."""
+    exports = destroy_exports(initiative)
     deleted = db.session.execute(
         sa.delete(Statement)
         .where(Statement.initiative_id == initiative.id)
@@ -56,4 +67,4 @@ def destroy_all(initiative: Initiative, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     initiative.statements_purged_at = now
-    return int(deleted)
+    return Destroyed(int(deleted), exports)

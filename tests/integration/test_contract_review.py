@@ -46,9 +46,10 @@ def test_gunicorn_stops_when_a_production_secret_is_missing(tmp_path):  # type: 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_export_open_works_on_the_auditors_own_machine(app, client, smtp, db, tmp_path):  # type: ignore[no-untyped-def]
     """CONTRACT.md, Command line: `export verify DIR` checks the signature and `export open DIR --key FILE --out
-    DIR2` is the auditor side. On any other machine than the server (a fresh instance folder) both refuse a genuine
-    export: the instance generates its own EXPORT_SIGNING_KEY on the spot and then calls the real signature "re-signed
-    by someone else". Only the README's extra `--key-file` makes them work."""
+    DIR2` is the auditor side. On any other machine than the server (a fresh instance folder) both once refused a
+    genuine export: the instance generated its own EXPORT_SIGNING_KEY on the spot and then called the real signature
+    "re-signed by someone else". Since issue 7 they refuse until the machine trusts a key (one line saying how), and
+    work with the published key (`--key-file`) or with the key pinned after comparing its fingerprint."""
     app.config["SMTP_URL"] = smtp.url
     initiative, private = make_initiative()
     data = part_b()
@@ -63,19 +64,37 @@ def test_export_open_works_on_the_auditors_own_machine(app, client, smtp, db, tm
     assert created.exit_code == 0, created.output
     key_file = tmp_path / "auditor.key"
     write_private_key(key_file, private)
+    published = tmp_path / "export-key.txt"
+    published.write_bytes(client.get("/admin/export-key").get_data())
 
-    auditor = _clean_env(tmp_path / "auditors-laptop", QUORUM_ENV="development")
+    pins = tmp_path / "auditors-laptop-config" / "export-keys"
+    auditor = _clean_env(tmp_path / "auditors-laptop", QUORUM_ENV="development", QUORUM_EXPORT_PINS=str(pins))
     flask = [str(BIN / "flask"), "--app", "wsgi"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*flask, *args], cwd=ROOT, env=auditor, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [*flask, *args], cwd=ROOT, env=auditor, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
 
-    verified = run("export", "verify", str(export))
+    refused = run("export", "verify", str(export))
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines() == [
+        "Error: no trusted export key for http://127.0.0.1:5000: pass --key-file with the key published at "
+        "http://127.0.0.1:5000/admin/export-key, or compare and pin its fingerprint once with --pin (or `export "
+        "trust`)"
+    ]
+    verified = run("export", "verify", str(export), "--key-file", str(published))
     assert verified.returncode == 0, verified.stderr
     out = tmp_path / "csv"
-    opened = run("export", "open", str(export), "--key", str(key_file), "--out", str(out))
+    opened = run("export", "open", str(export), "--key", str(key_file), "--out", str(out), "--key-file", str(published))
     assert opened.returncode == 0, opened.stderr
     assert (out / "PL.csv").read_text(encoding="utf-8").count("\n") == 2
+
+    fingerprint = next(line for line in published.read_text().splitlines() if line.startswith("fingerprint: "))
+    trusted = run("export", "trust", str(export), "--fingerprint", fingerprint.removeprefix("fingerprint: "))
+    assert trusted.returncode == 0, trusted.stderr
+    assert pins.is_file()
+    assert run("export", "verify", str(export)).returncode == 0  # pinned: no key file needed from now on
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

