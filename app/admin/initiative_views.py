@@ -275,8 +275,6 @@ def initiative_status(slug: str) -> tuple[str, int] | Response:
     today = utctoday()
     asked = request.form if request.method == "POST" else request.args
     to = (asked.get("status") or "").strip()
-    if request.method == "GET" and not to:  # the page that asks is reached from a status button: none chosen here
-        return redirect(url_for("admin.initiative_edit", slug=initiative.slug) + "#status-heading")
     why_not = status_refusal(initiative, to, today)
     if why_not:
         return _edit_page(initiative, _form_for(initiative), {"status": why_not}, {"status": to}, 422)

@@ -58,6 +58,9 @@ NOT_PAGES = {
 }
 """GET routes that are not pages a person reads, or that a plain GET cannot reach (then they are STATES)."""
 
+QUERIES = {"admin.initiative_status": {"status": "withdrawn"}}
+"""Pages that answer a question their query asks (which status the confirmation page is about)."""
+
 SIGNED_OUT = {"admin.login"}
 """Staff-side pages seen before signing in (signed in, they redirect)."""
 
@@ -168,7 +171,7 @@ def routes(app: Flask, site: Site) -> list[Route]:
         values = {name: site.value(rule.endpoint, name) for name in rule.arguments}
         missing = [name for name, value in values.items() if value is None]
         assert not missing, f"{rule.endpoint} needs {missing}: seed them in tests/browser/site.py, or say in NOT_PAGES"
-        path = adapter.build(rule.endpoint, values)
+        path = adapter.build(rule.endpoint, {**values, **QUERIES.get(rule.endpoint, {})})
         found.append(Route(rule.endpoint, path))
     return found
 
