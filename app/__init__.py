@@ -48,7 +48,10 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    from .statements.tallies import listen
+
     db.init_app(app)
+    listen()  # the staff pages' tallies are written when a transaction commits
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
