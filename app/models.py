@@ -258,9 +258,20 @@ class Statement(db.Model):
         # At most two people per email address per initiative (a household): slots 1 and 2.
         sa.UniqueConstraint("initiative_id", "email_fingerprint", "email_slot", name="uq_statement_email_slot"),
         sa.CheckConstraint(one_of("status", StatementStatus), name="status"),
-        sa.Index("ix_statement_initiative_country_status", "initiative_id", "country_code", "status"),
+        # a member state's statements by status; and a quarantine's criteria "this member state" (and "created in this
+        # window") over what it may set aside (pending or confirmed, not set aside yet), from the index alone
+        sa.Index(
+            "ix_statement_initiative_country_status_created",
+            "initiative_id",
+            "country_code",
+            "status",
+            "quarantine_id",
+            "created_at",
+        ),
         sa.Index("ix_statement_initiative_created", "initiative_id", "created_at"),
-        # the quarantine's network criteria (one fingerprint, or those the tally says are shared) without a scan
+        # a quarantine's window over confirmation times, and its network criteria (one fingerprint, or those the tally
+        # says are shared), each one range of an index
+        sa.Index("ix_statement_initiative_confirmed", "initiative_id", "confirmed_at"),
         sa.Index("ix_statement_initiative_network", "initiative_id", "network_fingerprint"),
     )
 

@@ -17,11 +17,12 @@ Two initiatives' worth of data, one database each, seeded in bulk with the same 
 then `counters.repair(counters.check(...))` sets every counter and tally from a recount (as `counters check --repair`
 would), and PostgreSQL gets a VACUUM ANALYZE, as autovacuum would give tables that size. An admin, signed in, then views
 in turn, on the small and on the large database alike (so that whatever else the machine does weighs on both): the
-dashboard, the initiative's audit log page, the quarantine page, a preview of a typical criterion (one member state, the
-last 24 hours), a preview of a shared-fingerprint criterion (networks used by more than 20 statements), a broad preview
-(one member state, no window: 17% of the statements match; it counts its answer, so it is not expected to stay flat),
-the public JSON API's detail and the public initiative page. Prints medians, the 1M/1k ratios and a JSON line;
-`figures()` gives bench's table its rows (PostgreSQL only, a durable cluster as the other benchmarks use).
+dashboard, the initiative's audit log page, the quarantine page, previews of two typical criteria (one member state,
+created or confirmed in the last 24 hours), a preview of a shared-fingerprint criterion (networks used by more than 20
+statements), a broad preview (one member state, no window: 17% of the statements match; it counts its answer, so it is
+not expected to stay flat), the public JSON API's detail and the public initiative page. Prints medians, the 1M/1k
+ratios and a JSON line; `figures()` gives bench's table its rows (PostgreSQL only, a durable cluster as the other
+benchmarks use).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("audit_log", "GET", "/admin/audit?initiative={slug}"),
     ("quarantine_page", "GET", "/admin/initiatives/{slug}/quarantine"),
     ("quarantine_preview", "POST", "/admin/initiatives/{slug}/quarantine/preview"),
+    ("quarantine_preview_confirmed", "POST", "/admin/initiatives/{slug}/quarantine/preview"),
     ("quarantine_preview_shared", "POST", "/admin/initiatives/{slug}/quarantine/preview"),
     ("quarantine_preview_broad", "POST", "/admin/initiatives/{slug}/quarantine/preview"),
     ("api", "GET", "/api/v1/initiatives/{slug}"),
@@ -197,6 +199,9 @@ class Site:
         if name == "quarantine_preview":
             since = (utcnow() - timedelta(hours=24)).isoformat(timespec="minutes")
             return {"country": "DE", "window_field": "created_at", "since": since, "until": ""}
+        if name == "quarantine_preview_confirmed":
+            since = (utcnow() - timedelta(hours=24)).isoformat(timespec="minutes")
+            return {"country": "DE", "window_field": "confirmed_at", "since": since, "until": ""}
         if name == "quarantine_preview_broad":
             return {"country": "DE"}
         return {"network_mode": "shared", "network_over": str(SHARED_OVER)}
@@ -419,6 +424,7 @@ ROWS = {
     "audit_log": "audit_log_1m",
     "quarantine_page": "quarantine_page_1m",
     "quarantine_preview": "quarantine_preview_1m",
+    "quarantine_preview_confirmed": "quarantine_preview_confirmed_1m",
     "quarantine_preview_shared": "quarantine_preview_shared_1m",
     "quarantine_preview_broad": "quarantine_preview_broad_1m",
     "api": "api_1m",

@@ -89,6 +89,14 @@ ROWS = [
         FLAT,
     ),  # fmt: skip
     Row(
+        "quarantine_preview_confirmed_1m",
+        "quarantine preview (one state, confirmed in 24 h), 1M statements",
+        "ms",
+        "bench.staff_pages",
+        "at 1k",
+        FLAT,
+    ),  # fmt: skip
+    Row(
         "quarantine_preview_shared_1m",
         "quarantine preview (shared network), 1M statements",
         "ms",

@@ -3,7 +3,9 @@
 - initiative_tally: an initiative's outbox messages by delivery state and its subscribers by where they stand.
 - fingerprint_use: statements per email and network fingerprint of an initiative, and an index for the most used.
 - quarantine_held: what each quarantine holds now, confirmed and not.
-- statement: an index over (initiative, network fingerprint) for the quarantine's network criteria.
+- statement: indexes for the quarantine's criteria: (initiative, country, status, quarantine, created) in place of
+  (initiative, country, status), so that "this member state" (and a window of creation) is read from the index
+  alone; (initiative, confirmed) for a window of confirmation; (initiative, network fingerprint) for networks.
 
 Each tally is filled from a recount here, so that `counters check` finds them right after the upgrade.
 
@@ -94,6 +96,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_quarantine_held_initiative_id'), ['initiative_id'], unique=False)
 
     with op.batch_alter_table('statement', schema=None) as batch_op:
+        batch_op.drop_index('ix_statement_initiative_country_status')
+        batch_op.create_index('ix_statement_initiative_country_status_created', ['initiative_id', 'country_code', 'status', 'quarantine_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_statement_initiative_confirmed', ['initiative_id', 'confirmed_at'], unique=False)
         batch_op.create_index('ix_statement_initiative_network', ['initiative_id', 'network_fingerprint'], unique=False)
 
     for sql in FILL:
@@ -103,6 +108,9 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('statement', schema=None) as batch_op:
         batch_op.drop_index('ix_statement_initiative_network')
+        batch_op.drop_index('ix_statement_initiative_confirmed')
+        batch_op.drop_index('ix_statement_initiative_country_status_created')
+        batch_op.create_index('ix_statement_initiative_country_status', ['initiative_id', 'country_code', 'status'], unique=False)
 
     with op.batch_alter_table('quarantine_held', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantine_held_initiative_id'))
