@@ -274,6 +274,56 @@ def test_a_failed_request_moves_no_tally(app, client, db, monkeypatch):  # type:
     assert db.session.scalar(sa.select(sa.func.count()).select_from(FingerprintUse)) == 2  # its email and network
 
 
+def test_signers_and_the_mail_worker_at_once(mail_app, smtp, db):  # type: ignore[no-untyped-def]
+    """Many transactions moving the same tally rows at once (every signer the initiative's queued mail, its pending
+    subscribers and the network's fingerprint; the worker the mail rows): none waits for another in a cycle, and
+    nothing is counted twice or lost."""
+    import threading
+
+    initiative, _ = make_initiative()
+    url = f"/i/{initiative.slug}/sign"
+
+    def signer(n: int):  # type: ignore[no-untyped-def]
+        data = part_a(first_names=f"Anna {n}", email=f"anna{n}@example.org", updates_consent="y")
+        return lambda: mail_app.test_client().post(url, data=data).status_code
+
+    def worker() -> int:
+        with mail_app.app_context():
+            deliver()
+        return 0
+
+    def together(calls) -> list[object]:  # type: ignore[no-untyped-def]
+        barrier = threading.Barrier(len(calls))
+        results: list[object] = [None] * len(calls)
+
+        def run(index: int) -> None:
+            barrier.wait(timeout=30)
+            try:
+                results[index] = calls[index]()
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                results[index] = error
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        return results
+
+    # several mail workers share the queue on PostgreSQL (each message locked by the one sending it); SQLite runs one
+    workers = [worker, worker] if db.engine.dialect.name == "postgresql" else [worker]
+    assert together([signer(n) for n in range(6)]) == [303] * 6
+    assert together([*(signer(n) for n in range(6, 12)), *workers]) == [303] * 6 + [0] * len(workers)
+    queued, retrying, sent, failed, bounced = mail(initiative)
+    assert queued + sent == 12 and (retrying, failed, bounced) == (0, 0, 0)
+    deliver()
+    assert mail(initiative) == (0, 0, 12, 0, 0)
+    assert subscribers(initiative) == (0, 12, 0, 0)
+    assert db.session.scalar(sa.select(FingerprintUse.statements).where(FingerprintUse.kind == "network")) == 12
+    recounted(initiative)
+
+
 # --- fingerprints and quarantines -------------------------------------------------------------------------------------
 
 
