@@ -61,7 +61,8 @@ format: $(BIN)/flask
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Issue 10's figures as one table (about 10 minutes; bench-quick: one short run of each, about 2)
+# Issue 10's figures as one table (about 20 minutes, half of it seeding a million statements and a million audit
+# entries; bench-quick: one short run of each, about 3)
 bench: $(BIN)/flask system-deps
 	$(BIN)/python -m bench
 

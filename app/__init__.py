@@ -55,7 +55,10 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from .statements.tallies import listen
+
     db.init_app(app)
+    listen()  # the staff pages' tallies are written when a transaction commits
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

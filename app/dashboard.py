@@ -18,9 +18,10 @@ from markupsafe import Markup
 
 from .eci.member_states import member_states
 from .extensions import db
-from .models import ConfirmationDay, Initiative, OutboxMessage, OutboxStatus
+from .models import ConfirmationDay, Initiative, TallyName
 from .partners.reports import PartnerRow, partner_rows
 from .signing.subscriptions import SubscriberCounts, subscriber_counts
+from .statements import tallies
 
 # --- pace: pure arithmetic -------------------------------------------------------------------------------------
 
@@ -152,25 +153,20 @@ def daily_series(counts: dict[date, int], start: date, end: date, today: date) -
 
 
 def mail_counts(initiative_id: int) -> MailCounts:
-    """Delivery state of the initiative's outbox, in one GROUP BY."""
-    retried = OutboxMessage.attempts > 0
-    kind = sa.case(
-        (sa.and_(OutboxMessage.status == OutboxStatus.QUEUED, retried), "retrying"),
-        else_=OutboxMessage.status,
-    )
-    query = sa.select(kind, sa.func.count()).where(OutboxMessage.initiative_id == initiative_id).group_by(kind)
-    rows = {str(name): int(count) for name, count in db.session.execute(query)}
+    """Delivery state of the initiative's outbox, from the tallies kept wherever a message changes state (a few rows,
+    however much mail): enqueue, each delivery attempt, an update's pause, retention."""
+    counts = tallies.values(initiative_id)
     return MailCounts(
-        queued=rows.get(OutboxStatus.QUEUED, 0),
-        sent=rows.get(OutboxStatus.SENT, 0),
-        retrying=rows.get("retrying", 0),
-        failed=rows.get(OutboxStatus.FAILED, 0),
-        bounced=rows.get(OutboxStatus.BOUNCED, 0),
+        queued=counts[TallyName.MAIL_QUEUED],
+        sent=counts[TallyName.MAIL_SENT],
+        retrying=counts[TallyName.MAIL_RETRYING],
+        failed=counts[TallyName.MAIL_FAILED],
+        bounced=counts[TallyName.MAIL_BOUNCED],
     )
 
 
 def dashboard_data(initiative: Initiative, today: date) -> Dashboard:
-    """Every number the dashboard shows, read from the counters (statements), the outbox and the subscribers."""
+    """Every number the dashboard shows, read from the counters (statements) and the tallies (mail, subscribers)."""
     elapsed, left = collection_days(initiative.collection_start, initiative.collection_end, today)
     names = member_states()
     rows = [

@@ -67,6 +67,27 @@ class OutboxStatus(StrEnum):
     HELD = "held"  # an update's message while its sending is paused: address and body scrubbed until it resumes
 
 
+class TallyName(StrEnum):
+    """An initiative's tallies beside its counters (InitiativeTally): the outbox's messages by delivery state (a
+    queued message that failed once is `retrying`), and the subscribers by where they stand."""
+
+    MAIL_QUEUED = "mail_queued"
+    MAIL_RETRYING = "mail_retrying"
+    MAIL_HELD = "mail_held"
+    MAIL_SENT = "mail_sent"
+    MAIL_FAILED = "mail_failed"
+    MAIL_BOUNCED = "mail_bounced"
+    SUBSCRIBERS_ACTIVE = "subscribers_active"
+    SUBSCRIBERS_PENDING = "subscribers_pending"
+    SUBSCRIBERS_UNSUBSCRIBED = "subscribers_unsubscribed"
+    SUBSCRIBERS_BOUNCED = "subscribers_bounced"
+
+
+class FingerprintKind(StrEnum):
+    EMAIL = "email"
+    NETWORK = "network"
+
+
 class UpdateStatus(StrEnum):
     """An update to supporters: written (draft), then sent at the configured pace, perhaps paused on the way."""
 
@@ -241,8 +262,21 @@ class Statement(db.Model):
         # At most two people per email address per initiative (a household): slots 1 and 2.
         sa.UniqueConstraint("initiative_id", "email_fingerprint", "email_slot", name="uq_statement_email_slot"),
         sa.CheckConstraint(one_of("status", StatementStatus), name="status"),
-        sa.Index("ix_statement_initiative_country_status", "initiative_id", "country_code", "status"),
+        # a member state's statements by status; and a quarantine's criteria "this member state" (and "created in this
+        # window") over what it may set aside (pending or confirmed, not set aside yet), from the index alone
+        sa.Index(
+            "ix_statement_initiative_country_status_created",
+            "initiative_id",
+            "country_code",
+            "status",
+            "quarantine_id",
+            "created_at",
+        ),
         sa.Index("ix_statement_initiative_created", "initiative_id", "created_at"),
+        # a quarantine's window over confirmation times, and its network criteria (one fingerprint, or those the tally
+        # says are shared), each one range of an index
+        sa.Index("ix_statement_initiative_confirmed", "initiative_id", "confirmed_at"),
+        sa.Index("ix_statement_initiative_network", "initiative_id", "network_fingerprint"),
     )
 
 
@@ -600,3 +634,47 @@ class FrameOrigin(db.Model):
 
     initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
     origin: Mapped[str] = mapped_column(sa.String(200), primary_key=True)  # scheme://host[:port], lower case
+
+
+class InitiativeTally(db.Model):
+    """One number the staff pages show without counting rows: the initiative's outbox messages or subscribers in one
+    state. Kept by `app.statements.tallies` in the transaction of every change (docs/decisions/015)."""
+
+    __tablename__ = "initiative_tally"
+
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (sa.CheckConstraint(one_of("name", TallyName), name="name"),)
+
+
+class FingerprintUse(db.Model):
+    """How many statements of an initiative (any status) carry one email or network fingerprint: the quarantine
+    page's shared fingerprints and its "used by more than N" criteria without a GROUP BY over the statements. A row
+    goes with its last statement (retention), as the fingerprint does."""
+
+    __tablename__ = "fingerprint_use"
+
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    statements: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        sa.CheckConstraint(one_of("kind", FingerprintKind), name="kind"),
+        # the most used first (ties by fingerprint, both descending), and those used more than N: one range of this
+        # index, read backwards, however many fingerprints are used equally often
+        sa.Index("ix_fingerprint_use_statements", "initiative_id", "kind", "statements", "fingerprint"),
+    )
+
+
+class QuarantineHeld(db.Model):
+    """What a quarantine holds now, confirmed and not: its page's "held now" without counting statements."""
+
+    __tablename__ = "quarantine_held"
+
+    quarantine_id: Mapped[int] = mapped_column(sa.ForeignKey("quarantine.id", ondelete="CASCADE"), primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiative.id", ondelete="CASCADE"), index=True)
+    confirmed: Mapped[int] = mapped_column(default=0)
+    unconfirmed: Mapped[int] = mapped_column(default=0)  # pending, lapsed or invalidated

@@ -2,8 +2,8 @@
 much. The targets are the issue's; the measurements come from the benchmark modules named in each row.
 
 A module that measures rows has `figures(quick: bool = False) -> dict[str, Measured]`, keyed by the rows' `key`
-(bench.flow does; bench.staff_pages and bench.export are expected to). A row whose module is missing, has no
-`figures`, or did not return its key says "not measured yet": no figure is ever made up.
+(bench.flow, bench.staff_pages and bench.audit_page do; bench.export is expected to). A row whose module is missing,
+has no `figures`, or did not return its key says "not measured yet": no figure is ever made up.
 """
 
 from __future__ import annotations
@@ -76,7 +76,41 @@ ROWS = [
     # 2. staff pages flat at a million (latency at 1,000,000 statements against 1,000)
     Row("dashboard_1m", "organizer dashboard, 1M statements", "ms", "bench.staff_pages", "at 1k", FLAT),
     Row("audit_log_1m", "audit log page, 1M statements", "ms", "bench.staff_pages", "at 1k", FLAT),
-    Row("quarantine_preview_1m", "quarantine preview, 1M statements", "ms", "bench.staff_pages", "at 1k", FLAT),
+    Row(
+        "audit_log_1m_entries", "audit log page, 1M audit entries", "ms", "bench.audit_page", "at 1k entries", FLAT
+    ),  # fmt: skip
+    Row("quarantine_page_1m", "quarantine page, 1M statements", "ms", "bench.staff_pages", "at 1k", FLAT),
+    Row(
+        "quarantine_preview_1m",
+        "quarantine preview (one state, 24 h), 1M statements",
+        "ms",
+        "bench.staff_pages",
+        "at 1k",
+        FLAT,
+    ),  # fmt: skip
+    Row(
+        "quarantine_preview_confirmed_1m",
+        "quarantine preview (one state, confirmed in 24 h), 1M statements",
+        "ms",
+        "bench.staff_pages",
+        "at 1k",
+        FLAT,
+    ),  # fmt: skip
+    Row(
+        "quarantine_preview_shared_1m",
+        "quarantine preview (shared network), 1M statements",
+        "ms",
+        "bench.staff_pages",
+        "at 1k",
+        FLAT,
+    ),  # fmt: skip
+    Row(
+        "quarantine_preview_broad_1m",
+        "quarantine preview (one state, no window: counts 17% of them), 1M statements",
+        "ms",
+        "bench.staff_pages",
+        "at 1k",
+    ),  # fmt: skip
     Row("api_1m", "public JSON API, 1M statements", "ms", "bench.staff_pages", "at 1k", FLAT),
     Row("public_page_1m", "public initiative page, 1M statements", "ms", "bench.staff_pages", "at 1k"),
     # 3. past one machine: what a second gunicorn worker (a second core) adds, through HAProxy (deploy/)

@@ -206,7 +206,8 @@ def app_factory(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  
 
 def _counters_equal_a_recount() -> None:
     """What `flask counters check` does, after every test: whatever the scenario did, every counter still equals
-    its recount from the statements (tests that edit a counter on purpose are marked `counters_edited`)."""
+    its recount from the statements, and every tally of the staff pages (mail, subscribers, fingerprints,
+    quarantines) its recount from the rows (tests that edit a counter on purpose are marked `counters_edited`)."""
     from app.models import Initiative
     from app.statements import counters
 

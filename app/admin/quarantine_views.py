@@ -11,7 +11,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..models import Initiative, StaffRole
+from ..models import FingerprintKind, Initiative, StaffRole
 from ..statements import quarantine as service
 from .access import actor, initiative_for_staff, staff_required
 from .confirmation import Confirmation, Confirmed, ask
@@ -26,8 +26,8 @@ def _page(initiative: Initiative, form: Mapping[str, str], status: int = 200, **
         initiative=initiative,
         form=form,
         quarantines=service.quarantines(initiative),
-        shared_networks=service.shared_fingerprints(initiative, "network"),
-        shared_emails=service.shared_fingerprints(initiative, "email"),
+        shared_networks=service.shared_fingerprints(initiative, FingerprintKind.NETWORK),
+        shared_emails=service.shared_fingerprints(initiative, FingerprintKind.EMAIL),
         errors=extra.pop("errors", {}),
         **extra,
     )

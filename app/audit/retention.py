@@ -50,6 +50,7 @@ from ..models import (
     utcnow,
 )
 from ..statements import purge as destroy
+from ..statements import tallies
 from ..statements.purge import waiting
 from .log import record
 
@@ -157,10 +158,20 @@ def _delete(
     where: Sequence[ColumnElement[bool]],
     dry_run: bool,
 ) -> int:
-    """One set-based DELETE, or in a dry run a COUNT over the same condition."""
+    """One set-based DELETE, or in a dry run a COUNT over the same condition. Subscribers and outbox messages leave
+    their initiative's tallies as they go."""
     if dry_run:
         return int(db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0)
-    result = db.session.execute(sa.delete(model).where(*where).execution_options(synchronize_session=False))
+    statement = sa.delete(model).where(*where).execution_options(synchronize_session=False)
+    if model is Subscriber:
+        rows = db.session.execute(statement.returning(*tallies.SUBSCRIBER_COLUMNS)).all()
+        tallies.subscribers_gone(rows)
+        return len(rows)
+    if model is OutboxMessage:
+        rows = db.session.execute(statement.returning(*tallies.MAIL_COLUMNS)).all()
+        tallies.mail_gone(rows)
+        return len(rows)
+    result = db.session.execute(statement)
     return int(result.rowcount)
 
 

@@ -22,6 +22,7 @@ from flask import current_app
 from ..database import forget_scrubbed
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, utcnow
+from ..statements import tallies
 from ..transactions import unit_of_work
 from .bounces import bounce_of, is_permanent
 
@@ -251,7 +252,10 @@ def deliver_due(batch_size: int = 50, echo: Callable[[str], None] = print) -> De
                 messages = db.session.scalars(query).all()
                 transport_down = False
                 for message in messages:
+                    before = tallies.mail_state(message.status, message.attempts)
                     transport_down = _attempt(message, transport, sender, max_attempts, report)
+                    after = tallies.mail_state(message.status, message.attempts)
+                    tallies.move_mail(message.initiative_id, before, after)
                     if transport_down:
                         break
             if not messages or transport_down:

@@ -9,7 +9,8 @@ from flask import render_template
 from flask_babel import force_locale
 
 from ..extensions import db
-from ..models import OutboxMessage
+from ..models import OutboxMessage, TallyName
+from ..statements import tallies
 
 
 def enqueue(
@@ -43,4 +44,5 @@ def enqueue(
         list_unsubscribe=list_unsubscribe,
     )
     db.session.add(message)
+    tallies.move_mail(initiative_id, None, TallyName.MAIL_QUEUED)
     return message

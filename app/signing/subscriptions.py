@@ -22,7 +22,8 @@ from ..database import forget_scrubbed, insert_unless_conflict
 from ..eci.fingerprint import email_fingerprint
 from ..extensions import db
 from ..links import Links
-from ..models import Initiative, OutboxMessage, OutboxStatus, Subscriber
+from ..models import Initiative, OutboxMessage, OutboxStatus, Subscriber, TallyName
+from ..statements import tallies
 
 UNSUBSCRIBE_SALT = "quorum.subscriber.unsubscribe"
 
@@ -39,7 +40,7 @@ def _serializer(secret_key: str) -> URLSafeSerializer:
 def subscribe(initiative: Initiative, statement_id: uuid.UUID, email: str, key: bytes, now: datetime) -> None:
     """Keep the address for updates; it becomes active when its owner presses the confirmation button."""
     # a household's second signer may subscribe the same address: the first row stands
-    insert_unless_conflict(
+    inserted = insert_unless_conflict(
         Subscriber.__table__,
         {
             "initiative_id": initiative.id,
@@ -50,6 +51,25 @@ def subscribe(initiative: Initiative, statement_id: uuid.UUID, email: str, key: 
             "created_at": now,
         },
     )
+    if inserted:
+        tallies.move(initiative.id, TallyName.SUBSCRIBERS_PENDING, 1)
+
+
+def activate(initiative_id: int, statement_id: uuid.UUID) -> None:
+    """The address asked for updates and its owner has pressed the confirmation button (double opt-in)."""
+    activated = db.session.execute(
+        sa.update(Subscriber)
+        .where(
+            Subscriber.statement_id == statement_id,
+            Subscriber.unsubscribed_at.is_(None),
+            Subscriber.active == sa.false(),
+        )
+        .values(active=True)
+        .returning(Subscriber.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    tallies.move(initiative_id, TallyName.SUBSCRIBERS_PENDING, -len(activated))
+    tallies.move(initiative_id, TallyName.SUBSCRIBERS_ACTIVE, len(activated))
 
 
 def subscription_for(initiative: Initiative, email: str, key: bytes) -> Subscriber | None:
@@ -80,33 +100,48 @@ def read_unsubscribe_token(secret_key: str, initiative: Initiative, token: str) 
     return int(payload["u"])
 
 
+def _end(where: list[sa.ColumnElement[bool]], values: dict[str, object], ended_as: TallyName) -> int:
+    """End the subscriptions that meet `where` and have not ended; their tallies move from where each stood."""
+    ended = 0
+    for was_active, stood in ((True, TallyName.SUBSCRIBERS_ACTIVE), (False, TallyName.SUBSCRIBERS_PENDING)):
+        rows = db.session.execute(
+            sa.update(Subscriber)
+            .where(*where, Subscriber.unsubscribed_at.is_(None), Subscriber.active == was_active)
+            .values(**values, active=False, email="")
+            .returning(Subscriber.initiative_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for (initiative_id,) in rows:
+            tallies.move(initiative_id, stood, -1)
+            tallies.move(initiative_id, ended_as, 1)
+        ended += len(rows)
+    return ended
+
+
 def unsubscribe(initiative: Initiative, subscriber_id: int, now: datetime) -> bool:
     """End the subscription and scrub the address now; True if this call ended it (twice is harmless)."""
     forget_scrubbed()
-    ended = db.session.execute(
-        sa.update(Subscriber)
-        .where(
-            Subscriber.id == subscriber_id,
-            Subscriber.initiative_id == initiative.id,
-            Subscriber.unsubscribed_at.is_(None),
-        )
-        .values(unsubscribed_at=now, active=False, email="")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    ended = _end(
+        [Subscriber.id == subscriber_id, Subscriber.initiative_id == initiative.id],
+        {"unsubscribed_at": now},
+        TallyName.SUBSCRIBERS_UNSUBSCRIBED,
+    )
     _drop_waiting_mail([subscriber_id])
-    return bool(ended == 1)
+    return ended == 1
 
 
 def _drop_waiting_mail(subscriber_ids: Sequence[int]) -> None:
     """No further update reaches an address that left: its messages not yet sent go, address and body with them."""
-    db.session.execute(
+    gone = db.session.execute(
         sa.delete(OutboxMessage)
         .where(
             OutboxMessage.subscriber_id.in_(subscriber_ids),
             OutboxMessage.status.in_((OutboxStatus.QUEUED, OutboxStatus.HELD)),
         )
+        .returning(*tallies.MAIL_COLUMNS)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
+    tallies.mail_gone(gone)
 
 
 def end_bounced(subscriber_ids: Sequence[int], now: datetime) -> int:
@@ -114,14 +149,11 @@ def end_bounced(subscriber_ids: Sequence[int], now: datetime) -> int:
     if not subscriber_ids:
         return 0
     forget_scrubbed()
-    ended = db.session.execute(
-        sa.update(Subscriber)
-        .where(Subscriber.id.in_(subscriber_ids), Subscriber.unsubscribed_at.is_(None))
-        .values(unsubscribed_at=now, bounced_at=now, active=False, email="")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    ended = _end(
+        [Subscriber.id.in_(subscriber_ids)], {"unsubscribed_at": now, "bounced_at": now}, TallyName.SUBSCRIBERS_BOUNCED
+    )
     _drop_waiting_mail(subscriber_ids)
-    return int(ended)
+    return ended
 
 
 def receiving_updates(initiative_id: int) -> sa.ColumnElement[bool]:
@@ -145,25 +177,11 @@ class SubscriberCounts:
 
 
 def subscriber_counts(initiative_id: int) -> SubscriberCounts:
-    """Two indexed queries over the initiative's subscriber rows, never over statements: the active ones as one
-    range of the index, the others (which retention keeps few) grouped by state."""
-    active = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Subscriber).where(receiving_updates(initiative_id))
-    )
-    state = sa.case(
-        (Subscriber.bounced_at.is_not(None), "bounced"),
-        (Subscriber.unsubscribed_at.is_not(None), "unsubscribed"),
-        else_="pending",
-    )
-    rows = db.session.execute(
-        sa.select(state, sa.func.count())
-        .where(Subscriber.initiative_id == initiative_id, Subscriber.active == sa.false())
-        .group_by(state)
-    )
-    other = {str(name): int(count) for name, count in rows}
+    """From the initiative's tallies (a few rows however many subscribers), kept wherever a subscription changes."""
+    counts = tallies.values(initiative_id)
     return SubscriberCounts(
-        active=int(active or 0),
-        pending=other.get("pending", 0),
-        unsubscribed=other.get("unsubscribed", 0),
-        bounced=other.get("bounced", 0),
+        active=counts[TallyName.SUBSCRIBERS_ACTIVE],
+        pending=counts[TallyName.SUBSCRIBERS_PENDING],
+        unsubscribed=counts[TallyName.SUBSCRIBERS_UNSUBSCRIBED],
+        bounced=counts[TallyName.SUBSCRIBERS_BOUNCED],
     )

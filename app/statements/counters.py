@@ -3,7 +3,8 @@ counted statements per partner organisation and member state.
 
 They move only here, in the transaction of the change they count, by set-based UPDATEs that never read first.
 `check` recounts everything from the statements with the same rules and says where a counter is off; `repair`
-sets them right in one audited transaction (`flask --app wsgi counters check [--repair]`).
+sets them right in one audited transaction (`flask --app wsgi counters check [--repair]`). Both cover the staff
+pages' tallies too (`tallies`: mail, subscribers, fingerprints, quarantines).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..models import (
     Statement,
     StatementStatus,
 )
+from . import tallies
 from .rules import counted
 
 KINDS = ("confirmed", "pending", "quarantined", "invalidated")
@@ -151,15 +153,32 @@ class CounterReport:
     days: dict[tuple[str, date], tuple[int, int]] = field(default_factory=dict)
     partners: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)  # {(partner id, country): ...}
     skipped: str = ""
+    tallies: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)  # tallies.differences
 
     @property
     def ok(self) -> bool:
-        return not self.countries and not self.days and not self.partners
+        return not self.countries and not self.days and not self.partners and not self.tallies
+
+    def tally_lines(self, shown: int = 10) -> list[str]:
+        """A line per tally that is off; of the fingerprints (there may be millions) the first `shown`."""
+        slug = self.initiative.slug
+        lines = [
+            f"{slug} {tallies.describe(key)}: tally {kept}, recount {actual} ({actual - kept:+d})"
+            for key, (kept, actual) in self.tallies.items()
+            if not tallies.is_fingerprint(key)
+        ]
+        fingerprints = [key for key in self.tallies if tallies.is_fingerprint(key)]
+        for key in fingerprints[:shown]:
+            kept, actual = self.tallies[key]
+            lines.append(f"{slug} {tallies.describe(key)}: tally {kept}, recount {actual} ({actual - kept:+d})")
+        if len(fingerprints) > shown:
+            lines.append(f"{slug}: and {len(fingerprints) - shown} more fingerprints")
+        return lines
 
     def lines(self) -> list[str]:
         slug = self.initiative.slug
         if self.skipped:
-            return [f"{slug}: {self.skipped}"]
+            return [f"{slug}: {self.skipped}", *self.tally_lines()]
         if self.ok:
             return [f"{slug}: every counter equals its recount"]
         out = [
@@ -174,19 +193,26 @@ class CounterReport:
             f"{slug} partner {partner_id} {code} confirmed: counter {kept}, recount {actual} ({actual - kept:+d})"
             for (partner_id, code), (kept, actual) in sorted(self.partners.items())
         ]
-        return out
+        return out + self.tally_lines()
 
     def as_details(self) -> dict[str, object]:
         return {
             "countries": {f"{c} {k}": [kept, actual] for (c, k), (kept, actual) in sorted(self.countries.items())},
             "days": {f"{c} {d.isoformat()}": [kept, actual] for (c, d), (kept, actual) in sorted(self.days.items())},
             "partners": {f"{p} {c}": [kept, actual] for (p, c), (kept, actual) in sorted(self.partners.items())},
+            # fingerprints only by number: the audit log keeps nothing about a person, not even a keyed hash
+            "tallies": {
+                tallies.describe(key): [kept, actual]
+                for key, (kept, actual) in self.tallies.items()
+                if not tallies.is_fingerprint(key)
+            },
+            "fingerprints": sum(1 for key in self.tallies if tallies.is_fingerprint(key)),
         }
 
 
 def check(initiative: Initiative) -> CounterReport:
     """Compare every counter of one initiative with its recount; changes nothing."""
-    report = CounterReport(initiative)
+    report = CounterReport(initiative, tallies=tallies.differences(initiative.id))
     if initiative.statements_purged_at is not None:
         report.skipped = (
             f"statements destroyed on {initiative.statements_purged_at:%Y-%m-%d} (retention): the counters are the "
@@ -242,4 +268,5 @@ def repair(report: CounterReport) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+    tallies.repair(initiative.id, report.tallies)
     db.session.expire(initiative)

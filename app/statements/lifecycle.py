@@ -34,12 +34,11 @@ from ..models import (
     PublicStatus,
     Statement,
     StatementStatus,
-    Subscriber,
 )
 from ..partners import optins as partner_optins
 from ..sealing import seal
-from ..signing.subscriptions import subscribe, subscription_for, unsubscribe_url
-from . import counters
+from ..signing.subscriptions import activate, subscribe, subscription_for, unsubscribe_url
+from . import counters, tallies
 from .policy import Policy
 from .rules import is_public
 
@@ -306,6 +305,7 @@ def submit(
                 _refund_mail(initiative.id, email_fp, today)
             continue  # the same person and address, or this address's last slot, was taken a moment ago: look again
         counters.move(initiative.id, signer.country, pending=1)
+        tallies.move_fingerprints(initiative.id, email_fp, network_fp, 1)
         if signer.updates_consent:
             subscribe(initiative, statement_id, signer.email, key, now)
         if partner_id is not None and partner_updates:
@@ -417,6 +417,7 @@ def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> C
             counters.move(initiative.id, row.country_code, pending=-1, confirmed=1)
             counters.move_day(initiative.id, row.country_code, now.date(), 1)
             counters.move_partner(row.partner_id, row.country_code, 1)
+        tallies.move_held(initiative.id, row.quarantine_id, confirmed=1, unconfirmed=-1)
         _lapse([*same_person, Statement.id != statement.id], initiative.id, pressed_at=None)
     elif not _lapse([Statement.id == statement.id], initiative.id, pressed_at=now):
         # lapsed already, when the same person confirmed from another address: the press is remembered
@@ -427,12 +428,7 @@ def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> C
             .execution_options(synchronize_session=False)
         )
     # the address asked for updates and has now shown it is theirs (double opt-in), whichever case this was
-    db.session.execute(
-        sa.update(Subscriber)
-        .where(Subscriber.statement_id == statement.id, Subscriber.unsubscribed_at.is_(None))
-        .values(active=True)
-        .execution_options(synchronize_session=False)
-    )
+    activate(initiative.id, statement.id)
     partner_optins.confirm(statement.id)
     db.session.refresh(statement)
     return ConfirmOutcome(statement, counted)
@@ -470,5 +466,6 @@ def invalidate(initiative: Initiative, statement_ids: list[uuid.UUID]) -> dict[s
             counters.move_partner(partner_id, country, -1)
         else:
             counters.move(initiative.id, country, quarantined=-1, invalidated=1)
+        tallies.move_held(initiative.id, quarantine_id, confirmed=-1, unconfirmed=1)
         per_country[country] = per_country.get(country, 0) + 1
     return per_country

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from ..exports.purge import ExportsDestroyed, destroy_exports
 from ..extensions import db
 from ..models import Initiative, InitiativeCountry, Statement, StatementStatus
-from . import counters
+from . import counters, tallies
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,20 @@ def delete_waiting(initiative: Initiative, where: list[sa.ColumnElement[bool]]) 
     rows = db.session.execute(
         sa.delete(Statement)
         .where(Statement.initiative_id == initiative.id, waiting(), *where)
-        .returning(Statement.country_code, Statement.status, Statement.quarantine_id)
+        .returning(
+            Statement.country_code,
+            Statement.status,
+            Statement.quarantine_id,
+            Statement.email_fingerprint,
+            Statement.network_fingerprint,
+        )
         .execution_options(synchronize_session=False)
     ).all()
-    for country, status, quarantine_id in rows:
+    for country, status, quarantine_id, email_fp, network_fp in rows:
         if status == StatementStatus.PENDING:
             counters.move(initiative.id, country, **({"pending": -1} if quarantine_id is None else {"quarantined": -1}))
+        tallies.move_fingerprints(initiative.id, email_fp, network_fp, -1)
+    tallies.held_moved(initiative.id, rows, -1)
     return len(rows)
 
 
@@ -66,5 +74,6 @@ def destroy_all(initiative: Initiative, now: datetime) -> Destroyed:
         .values(pending_count=0, quarantined_count=0)
         .execution_options(synchronize_session=False)
     )
+    tallies.forget_statements(initiative.id)
     initiative.statements_purged_at = now
     return Destroyed(int(deleted), exports)

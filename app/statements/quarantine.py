@@ -19,14 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..audit.log import record
 from ..eci.member_states import member_states
 from ..extensions import db
-from ..models import Initiative, Quarantine, Statement, StatementStatus, utcnow
-from . import counters
+from ..models import FingerprintKind, Initiative, Quarantine, Statement, StatementStatus, utcnow
+from . import counters, tallies
 
 WINDOW_FIELDS = ("created_at", "confirmed_at")
 FINGERPRINT_MODES = ("", "shared", "exact")
@@ -188,18 +187,6 @@ def parse_criteria(initiative: Initiative, form: Mapping[str, str]) -> Criteria:
     return criteria
 
 
-def _shared(column: InstrumentedAttribute[Any], initiative_id: int, over: int) -> sa.Select[Any]:
-    """Values of a fingerprint column used by more than `over` statements of the initiative (any status)."""
-    other = aliased(Statement)  # aliased: the subquery must not correlate with the outer UPDATE's table
-    inner = getattr(other, column.key)
-    return (
-        sa.select(inner)
-        .where(other.initiative_id == initiative_id, inner.is_not(None))
-        .group_by(inner)
-        .having(sa.func.count() > over)
-    )
-
-
 def _matching(initiative: Initiative, criteria: Criteria) -> list[ColumnElement[bool]]:
     """Pending and confirmed statements of the initiative, not set aside yet, meeting every criterion."""
     where: list[ColumnElement[bool]] = [
@@ -216,18 +203,21 @@ def _matching(initiative: Initiative, criteria: Criteria) -> list[ColumnElement[
         where.append(moment < criteria.until)
     if criteria.email_fingerprint:
         where.append(Statement.email_fingerprint == criteria.email_fingerprint)
+    # those used by more than N statements of the initiative (any status), from the tally kept on submit and purge
     if criteria.email_shared_over:
+        tallies.settle()
         where.append(
             Statement.email_fingerprint.in_(
-                _shared(Statement.email_fingerprint, initiative.id, criteria.email_shared_over)
+                tallies.used_more_than(initiative.id, FingerprintKind.EMAIL, criteria.email_shared_over)
             )
         )
     if criteria.network_fingerprint:
         where.append(Statement.network_fingerprint == criteria.network_fingerprint)
     if criteria.network_shared_over:
+        tallies.settle()
         where.append(
             Statement.network_fingerprint.in_(
-                _shared(Statement.network_fingerprint, initiative.id, criteria.network_shared_over)
+                tallies.used_more_than(initiative.id, FingerprintKind.NETWORK, criteria.network_shared_over)
             )
         )
     return where
@@ -295,12 +285,13 @@ def preview(initiative: Initiative, criteria: Criteria) -> Tally:
 
 
 def _move(initiative: Initiative, rows: list[Any], sign: int) -> Tally:
-    """Move the counters for statements set aside (sign 1) or released (sign -1): (country, status, confirmed_at,
-    partner)."""
+    """Move the counters for statements set aside (sign 1) or released (sign -1): rows with their country_code,
+    status, confirmed_at and partner_id."""
     counts: dict[str, list[int]] = {}
     counted_days: list[tuple[str, datetime | None]] = []
     counted_partners: list[tuple[str, int | None]] = []
-    for country, status, confirmed_at, partner_id in rows:
+    for row in rows:
+        country, status, confirmed_at, partner_id = row.country_code, row.status, row.confirmed_at, row.partner_id
         tally = counts.setdefault(country, [0, 0])
         if status == StatementStatus.CONFIRMED:
             tally[0] += 1
@@ -359,12 +350,19 @@ def apply(initiative: Initiative, criteria: Criteria, reason: str, actor: str) -
         sa.update(Statement)
         .where(*_matching(initiative, criteria))
         .values(quarantine_id=quarantine.id)
-        .returning(Statement.country_code, Statement.status, Statement.confirmed_at, Statement.partner_id)
+        .returning(
+            Statement.country_code,
+            Statement.status,
+            Statement.confirmed_at,
+            Statement.partner_id,
+            Statement.quarantine_id,
+        )
         .execution_options(synchronize_session=False)
     ).all()
     if not rows:
         raise QuarantineError(_("No statement matches these criteria now; nothing was set aside."))
     tally = _move(initiative, rows, 1)
+    tallies.held_moved(initiative.id, rows, 1)
     quarantine.statement_count = tally.total
     record(
         actor,
@@ -402,6 +400,12 @@ def release(initiative: Initiative, quarantine: Quarantine, reason: str, actor: 
         .execution_options(synchronize_session=False)
     ).all()
     tally = _move(initiative, rows, -1)
+    tallies.move_held(
+        initiative.id,
+        quarantine.id,
+        confirmed=-sum(1 for row in rows if row.status == StatementStatus.CONFIRMED),
+        unconfirmed=-sum(1 for row in rows if row.status != StatementStatus.CONFIRMED),
+    )
     db.session.refresh(quarantine)
     record(
         actor,
@@ -425,34 +429,19 @@ class QuarantineView:
 
 
 def quarantines(initiative: Initiative) -> list[QuarantineView]:
-    """Every quarantine of the initiative, newest first, with one GROUP BY for what each holds now."""
+    """Every quarantine of the initiative, newest first, with what each holds now (kept by `tallies`)."""
     items = list(
         db.session.scalars(
             sa.select(Quarantine).where(Quarantine.initiative_id == initiative.id).order_by(Quarantine.id.desc())
         )
     )
-    held: dict[int, list[int]] = {}
-    rows = db.session.execute(
-        sa.select(Statement.quarantine_id, Statement.status, sa.func.count())
-        .where(Statement.initiative_id == initiative.id, Statement.quarantine_id.is_not(None))
-        .group_by(Statement.quarantine_id, Statement.status)
-    )
-    for quarantine_id, status, count in rows:
-        held.setdefault(quarantine_id, [0, 0])[0 if status == StatementStatus.CONFIRMED else 1] += count
+    held = tallies.held(initiative.id)
     return [
-        QuarantineView(q, Criteria.from_dict(json.loads(q.criteria or "{}")), *held.get(q.id, [0, 0])) for q in items
+        QuarantineView(q, Criteria.from_dict(json.loads(q.criteria or "{}")), *held.get(q.id, (0, 0))) for q in items
     ]
 
 
-def shared_fingerprints(initiative: Initiative, kind: str, limit: int = 10) -> list[tuple[str, int]]:
-    """The email or network fingerprints most used by statements of the initiative (more than one each)."""
-    column = Statement.email_fingerprint if kind == "email" else Statement.network_fingerprint
-    rows = db.session.execute(
-        sa.select(column, sa.func.count().label("n"))
-        .where(Statement.initiative_id == initiative.id, column.is_not(None))
-        .group_by(column)
-        .having(sa.func.count() > 1)
-        .order_by(sa.desc("n"), column)
-        .limit(limit)
-    )
-    return [(fingerprint, count) for fingerprint, count in rows]
+def shared_fingerprints(initiative: Initiative, kind: FingerprintKind, limit: int = 10) -> list[tuple[str, int]]:
+    """The email or network fingerprints most used by statements of the initiative (more than one each; of those
+    used equally often, the last in fingerprint order), from the tally kept on submit and purge."""
+    return tallies.most_used(initiative.id, kind, limit)

@@ -35,9 +35,11 @@ from ..models import (
     Subscriber,
     SupporterUpdate,
     SupporterUpdateText,
+    TallyName,
     UpdateStatus,
 )
 from ..signing.subscriptions import end_bounced, receiving_updates, unsubscribe_url
+from ..statements import tallies
 from ..template_helpers import render_markdown
 from .writing import UpdateError, compose, digest, must_be_draft, target, text_for
 
@@ -150,16 +152,24 @@ def pause(initiative: Initiative, update: SupporterUpdate, *, actor: str, now: d
     if not _move(update, UpdateStatus.SENDING, UpdateStatus.PAUSED, updated_at=now):
         raise UpdateError(_l("Only an update that is being sent can be paused."))
     forget_scrubbed()
+    # RETURNING gives the new status: the attempts tell a queued message from a retrying one, as before the pause
     held = db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.update_id == update.id, OutboxMessage.status == OutboxStatus.QUEUED)
         .values(status=OutboxStatus.HELD, to_address=None, body_text=None, body_html=None, list_unsubscribe=None)
+        .returning(OutboxMessage.initiative_id, OutboxMessage.attempts)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
+    for row in held:
+        tallies.move_mail(row.initiative_id, tallies.mail_state(OutboxStatus.QUEUED, row.attempts), TallyName.MAIL_HELD)
     record(
-        actor, "update.pause", initiative=initiative, target=target(update), details={"update": update.id, "held": held}
+        actor,
+        "update.pause",
+        initiative=initiative,
+        target=target(update),
+        details={"update": update.id, "held": len(held)},
     )
-    return int(held)
+    return len(held)
 
 
 def resume(initiative: Initiative, update: SupporterUpdate, *, actor: str, now: datetime) -> None:
@@ -269,11 +279,12 @@ def _count_delivered(update: SupporterUpdate, now: datetime, report: RoundReport
     rows = db.session.execute(
         sa.delete(OutboxMessage)
         .where(OutboxMessage.update_id == update.id, OutboxMessage.status.in_(DELIVERED))
-        .returning(OutboxMessage.status, OutboxMessage.subscriber_id, OutboxMessage.bounce_code)
+        .returning(*tallies.MAIL_COLUMNS, OutboxMessage.subscriber_id, OutboxMessage.bounce_code)
         .execution_options(synchronize_session=False)
     ).all()
     if not rows:
         return
+    tallies.mail_gone(rows)
     tally = Counter(str(row.status) for row in rows)
     update.sent = SupporterUpdate.sent + tally[OutboxStatus.SENT]  # type: ignore[assignment]
     update.failed = SupporterUpdate.failed + tally[OutboxStatus.FAILED]  # type: ignore[assignment]
@@ -353,7 +364,13 @@ def _write_next(update: SupporterUpdate, slots: list[datetime], writer: _Writer)
         if len(held) < len(slots)
         else OutboxMessage.id.in_([row.message_id for row in held])
     )
-    db.session.execute(sa.delete(OutboxMessage).where(done).execution_options(synchronize_session=False))
+    gone = db.session.execute(
+        sa.delete(OutboxMessage)
+        .where(done)
+        .returning(*tallies.MAIL_COLUMNS)
+        .execution_options(synchronize_session=False)
+    ).all()
+    tallies.mail_gone(gone)
     for row, slot in zip(held, slots, strict=False):
         writer.write(row.id, row.email, row.locale, slot)
     slots = slots[len(held) :]
