@@ -115,9 +115,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_services(app: Flask) -> None:
     """What the services take as values, made once: the lifecycle's keys and limits, the key sealing second-factor
-    secrets, the sign form's proof of work, and links under BASE_URL."""
+    secrets, the sign form's proof of work, links under BASE_URL, and the sign form's caches (empty)."""
     from .admin.second_factor import SecretSeal
     from .links import init_links
+    from .signing.page_cache import init_page_cache
     from .signing.proof_of_work import ProofOfWork
     from .statements.policy import Policy
 
@@ -125,6 +126,7 @@ def register_services(app: Flask) -> None:
     app.extensions["quorum.second_factor_seal"] = SecretSeal.from_secret_key(str(app.config["SECRET_KEY"]))
     app.extensions["quorum.proof_of_work"] = ProofOfWork.from_config(app.config)
     init_links(app)
+    init_page_cache(app)
 
 
 def register_cli(app: Flask) -> None:

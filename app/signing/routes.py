@@ -21,8 +21,7 @@ from ..sharing.routes import share_for
 from ..statements import lifecycle
 from ..statements.policy import LinkExpired, LinkInvalid, Policy
 from ..statements.rules import is_public
-from . import proof_of_work, subscriptions
-from .forms import SignPage, signing_rules
+from . import page_cache, proof_of_work, subscriptions
 
 blueprint = Blueprint("signing", __name__)
 
@@ -109,11 +108,13 @@ def _closed(closed: lifecycle.SigningClosed, initiative: Initiative | None) -> R
     return render_error(closed.status, CLOSED_MESSAGES[closed.reason](initiative))
 
 
-def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
-    page = SignPage(initiative, signing_rules(initiative), values or {}, current_language(), problems or {})  # type: ignore[arg-type]
+def _challenge() -> dict[str, object] | None:
     work = _proof_of_work()
-    challenge = work.challenge(utcnow()) if work.enabled else None
-    return render_template("signing/sign.html", initiative=initiative, page=page, proof_of_work=challenge), status
+    return work.challenge(utcnow()) if work.enabled else None
+
+
+def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
+    return page_cache.render_sign_form(initiative, values or {}, problems or {}, _challenge()), status  # type: ignore[arg-type]
 
 
 def _unsolved_refusal(initiative: Initiative) -> ResponseReturnValue | None:
@@ -143,7 +144,8 @@ def sign_form(slug: str) -> ResponseReturnValue:
         return _closed(closed, initiative)
     assert initiative is not None
     requested = (request.args.get("country") or "").upper()
-    return _render_form(initiative, {"country": requested} if initiative.country(requested) else {})
+    country = requested if requested in page_cache.signing_rules(initiative) else ""
+    return page_cache.blank_sign_form(initiative, country, _challenge())
 
 
 def _masked(address: str) -> str:
@@ -170,7 +172,7 @@ def sign_submit(slug: str) -> ResponseReturnValue:
         return _render_form(initiative, request.form)
     checked = validate(
         request.form,
-        signing_rules(initiative),
+        page_cache.signing_rules(initiative),
         today,
         check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
     )

@@ -1,0 +1,200 @@
+"""What the sign form is made of that is the same for every signer, made once per process and initiative revision
+instead of on every request (issue 10, docs/decisions/014-signing-path-performance.md).
+
+- the rules of the initiative's member states (`signing_rules`), per revision;
+- the choices and the rules' JSON for the page's script (`form_choices`), per revision and language;
+- the blank form itself (`blank_sign_form`), per revision, language and member state: rendered once through the
+  same templates as any other sign page, with a marker where each per-request part goes, then kept as text and
+  slots. A request fills the slots: the CSRF token, the proof-of-work challenge, and the language switch's and the
+  alternates' links (they carry the request's query string). A form with what a signer typed or with errors is
+  rendered whole (`render_sign_form`), with the choices from here.
+
+The key is the initiative's revision (`app.initiatives.revision`: it moves on every edit of the initiative, its texts
+or its member states), read with the initiative on every request. So each app server keeps its own copy and never
+shows an edited initiative's old page: nothing has to be told to forget anything. The caches are bounded (least
+recently used goes first) and belong to the app (`register_services` makes them, so `reconfigure` in tests starts
+afresh). With templates reloading (development), pages are rendered whole every time.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from flask import Flask, current_app, render_template, request
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import escape
+
+from ..eci.signer import Problem, SigningRules
+from ..initiatives import revision
+from ..languages import alternates, current_language, language_switch
+from ..models import Initiative
+from .forms import FormChoices, SignPage, form_choices
+from .forms import signing_rules as rules_of
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+_KEY = "quorum.page_cache"
+RULES_KEPT = 64  # revisions: a few initiatives, and the one before an edit until its last reader is gone
+CHOICES_KEPT = 256  # revisions x languages, a few kilobytes each
+PAGES_KEPT = 512  # revisions x languages x member states, about 20 kB each: at most about 10 MB a process
+
+
+class Recent(Generic[K, V]):
+    """A bounded mapping that forgets the least recently used entry first; safe for threaded servers."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = make()  # outside the lock: two threads may both make it, and either result is the same
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class PageCache:
+    """One app's caches (app.extensions["quorum.page_cache"])."""
+
+    rules: Recent[Hashable, dict[str, SigningRules]]
+    choices: Recent[Hashable, FormChoices]
+    pages: Recent[Hashable, SlottedPage]
+
+    @classmethod
+    def new(cls) -> PageCache:
+        return cls(Recent(RULES_KEPT), Recent(CHOICES_KEPT), Recent(PAGES_KEPT))
+
+
+def init_page_cache(app: Flask) -> None:
+    app.extensions[_KEY] = PageCache.new()
+
+
+def _cache() -> PageCache:
+    return current_app.extensions[_KEY]  # type: ignore[no-any-return]
+
+
+def signing_rules(initiative: Initiative) -> dict[str, SigningRules]:
+    """The rules the initiative froze for each of its member states (its member-state rows are read on a miss)."""
+    return _cache().rules.get(revision(initiative), lambda: rules_of(initiative))
+
+
+def choices(initiative: Initiative, locale: str) -> FormChoices:
+    """The form's choices and its rules' JSON in `locale`."""
+    return _cache().choices.get((revision(initiative), locale), lambda: form_choices(signing_rules(initiative), locale))
+
+
+def render_sign_form(
+    initiative: Initiative,
+    values: Mapping[str, str],
+    problems: Mapping[str, Problem],
+    challenge: object,
+    **context: Any,
+) -> str:
+    """sign.html whole, for what was typed and the errors found."""
+    locale = current_language()
+    page = SignPage(initiative, signing_rules(initiative), values, locale, problems, choices(initiative, locale))
+    return render_template("signing/sign.html", initiative=initiative, page=page, proof_of_work=challenge, **context)
+
+
+# --- the blank form, rendered once with slots ---------------------------------------------------------------------
+
+_NONCE = secrets.token_hex(8)
+"""Makes the markers impossible to meet in an initiative's own text, which the page shows."""
+_SLOT = re.compile(rf'"slot-{_NONCE}\[json:([^\]]+)\]"|slot-{_NONCE}\[([^\]]+)\]')
+
+
+def _marker(name: str) -> str:
+    return f"slot-{_NONCE}[{name}]"
+
+
+def _json_marker(name: str) -> str:
+    """Rendered through `tojson` this becomes `"slot-…[json:name]"`, quotes and all: the JSON goes in their place."""
+    return _marker(f"json:{name}")
+
+
+@dataclass(frozen=True)
+class SlottedPage:
+    """A rendered page cut at its markers: text, then (position, slot name) for each place a request fills."""
+
+    parts: tuple[str, ...]
+    slots: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def cut(cls, html: str) -> SlottedPage:
+        parts: list[str] = []
+        slots: list[tuple[int, str]] = []
+        end = 0
+        for match in _SLOT.finditer(html):
+            parts.append(html[end : match.start()])
+            slots.append((len(parts), match.group(1) or match.group(2)))
+            parts.append("")
+            end = match.end()
+        parts.append(html[end:])
+        return cls(tuple(parts), tuple(slots))
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        parts = list(self.parts)
+        for position, name in self.slots:
+            parts[position] = values[name]
+        return "".join(parts)
+
+
+def _tojson(value: object) -> str:
+    """What the `tojson` filter writes for `value` (Jinja's own function, with the app's JSON policies)."""
+    policies = current_app.jinja_env.policies
+    return htmlsafe_json_dumps(value, dumps=policies["json.dumps_function"], **policies["json.dumps_kwargs"])
+
+
+def _render_with_slots(initiative: Initiative, values: Mapping[str, str], with_challenge: bool) -> SlottedPage:
+    html = render_sign_form(
+        initiative,
+        values,
+        {},
+        _json_marker("challenge") if with_challenge else None,
+        csrf_token=lambda: _marker("csrf"),
+        language_switch=[(code, tag, name, _marker(f"lang:{code}")) for code, tag, name, _href in language_switch()],
+        alternates=[(hreflang, _marker(f"alternate:{hreflang}")) for hreflang, _href in alternates()],
+    )
+    return SlottedPage.cut(html)
+
+
+def _request_parts(challenge: object) -> dict[str, str]:
+    """This request's part of the blank form, escaped as the templates escape it."""
+    parts = {
+        "csrf": str(escape(current_app.jinja_env.globals["csrf_token"]())),  # type: ignore[operator]
+        **{f"lang:{code}": str(escape(href)) for code, _tag, _name, href in language_switch()},
+        **{f"alternate:{hreflang}": str(escape(href)) for hreflang, href in alternates()},
+    }
+    if challenge is not None:
+        parts["challenge"] = _tojson(challenge)
+    return parts
+
+
+def blank_sign_form(initiative: Initiative, country: str, challenge: object) -> str:
+    """The sign form as a GET shows it (`country` chosen, or ""): cut once per revision, language and member state,
+    filled with this request's parts."""
+    values = {"country": country} if country else {}
+    if current_app.jinja_env.auto_reload:
+        return render_sign_form(initiative, values, {}, challenge)
+    key = (revision(initiative), current_language(), country, challenge is not None, request.script_root)
+    page = _cache().pages.get(key, lambda: _render_with_slots(initiative, values, challenge is not None))
+    return page.fill(_request_parts(challenge))
