@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from flask import render_template
 from flask_babel import force_locale
 
@@ -28,6 +29,32 @@ def enqueue(
     `subject` is called here, so that it is written in the recipient's language too, the initiative's title included.
     `list_unsubscribe` is the one-click unsubscribe URL a message to a mailing list carries in its headers (RFC 8058).
     """
+    message = compose(
+        kind,
+        to,
+        subject,
+        template,
+        locale=locale,
+        initiative_id=initiative_id,
+        list_unsubscribe=list_unsubscribe,
+        **context,
+    )
+    db.session.add(message)
+    return message
+
+
+def compose(
+    kind: str,
+    to: str,
+    subject: Callable[[], str],
+    template: str,
+    *,
+    locale: str = "en",
+    initiative_id: int | None = None,
+    list_unsubscribe: str | None = None,
+    **context: Any,
+) -> OutboxMessage:
+    """The outbox row `enqueue` adds, rendered but not added: for a caller that writes it with `queued_with`."""
     with force_locale(locale):
         subject_text = subject()
         body_text = render_template(f"email/{template}.txt", **context)
@@ -42,5 +69,21 @@ def enqueue(
         body_html=body_html,
         list_unsubscribe=list_unsubscribe,
     )
-    db.session.add(message)
     return message
+
+
+def queued_with(source: sa.CTE, message: OutboxMessage) -> sa.Insert:
+    """An INSERT of the composed `message` that writes it once for each row `source` yields, and not at all when it
+    yields none: the email goes in the same statement as what decides whether it is sent (PostgreSQL's data-modifying
+    WITH). The columns the message leaves unset take their defaults, as they would through the session."""
+    table = OutboxMessage.__table__
+    values: dict[str, object] = {}
+    for column in table.columns:
+        value = getattr(message, column.key)
+        if value is None and isinstance(column.default, sa.ColumnDefault):  # an INSERT inside WITH computes none
+            value = column.default.arg(None) if column.default.is_callable else column.default.arg
+        if value is not None:
+            values[column.name] = sa.literal(value, column.type)
+    return sa.insert(table).from_select(
+        list(values), sa.select(*values.values()).select_from(source), include_defaults=False
+    )

@@ -24,12 +24,16 @@ KINDS = ("confirmed", "pending", "quarantined", "invalidated")
 
 def move(initiative_id: int, country: str, **deltas: int) -> None:
     """Add to one member state's counters, e.g. move(i, "DE", pending=-1, confirmed=1); zero deltas are skipped."""
+    if any(deltas.values()):
+        db.session.execute(moving(initiative_id, country, **deltas))
+
+
+def moving(initiative_id: int, country: str, **deltas: int) -> sa.Update:
+    """`move` as a statement, for a caller that sends it as part of a larger one (lifecycle.submit on PostgreSQL)."""
     values = {
         f"{kind}_count": getattr(InitiativeCountry, f"{kind}_count") + delta for kind, delta in deltas.items() if delta
     }
-    if not values:
-        return
-    db.session.execute(
+    return (
         sa.update(InitiativeCountry)
         .where(InitiativeCountry.initiative_id == initiative_id, InitiativeCountry.country_code == country)
         .values(**values)

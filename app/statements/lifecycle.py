@@ -19,6 +19,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from ..database import insert_unless_conflict, upsert_add
@@ -27,10 +28,11 @@ from ..eci.signer import Signer
 from ..extensions import db
 from ..initiative_texts import shown_text
 from ..links import Links
-from ..mail.outbox import enqueue
+from ..mail.outbox import compose, enqueue, queued_with
 from ..models import (
     Initiative,
     MailAllowance,
+    OutboxMessage,
     PublicStatus,
     Statement,
     StatementStatus,
@@ -155,8 +157,21 @@ def _send_link(
 ) -> None:
     """The confirmation email: one link, and a way out of updates where this address is kept for them."""
     subscription = subscription_for(initiative, email, policy.fingerprint_key) if may_be_subscribed else None
+    db.session.add(_link_mail(initiative, statement_id, country, locale, email, policy, links, subscription))
+
+
+def _link_mail(
+    initiative: Initiative,
+    statement_id: uuid.UUID,
+    country: str,
+    locale: str,
+    email: str,
+    policy: Policy,
+    links: Links,
+    subscription: Subscriber | None = None,
+) -> OutboxMessage:
     token = policy.confirmation_token(statement_id, initiative.id)
-    enqueue(
+    return compose(
         "confirm",
         email,
         lambda: _("Please confirm your support for “%(title)s”", title=_title(initiative, locale)),
@@ -208,16 +223,80 @@ def _again(
 # --- submitting -----------------------------------------------------------------------------------------------------
 
 
-def _free_email_slot(initiative_id: int, email_fp: str, policy: Policy) -> int | None:
-    used = set(
+def _given_with(initiative_id: int, email_fp: str) -> list[Statement]:
+    """The statements given with this address (at most a household's): one query answers both whether this person
+    signed with it before and which of its slots is free."""
+    return list(
         db.session.scalars(
-            sa.select(Statement.email_slot).where(
+            sa.select(Statement).where(
                 Statement.initiative_id == initiative_id, Statement.email_fingerprint == email_fp
             )
         )
     )
+
+
+def _free_email_slot(given: list[Statement], policy: Policy) -> int | None:
+    used = {statement.email_slot for statement in given}
     free = [slot for slot in range(1, policy.max_signers_per_email + 1) if slot not in used]
     return free[0] if free else None
+
+
+def _record(row: dict[str, object], policy: Policy, now: datetime, mail: OutboxMessage | None) -> tuple[bool, bool]:
+    """Insert the pending statement; if it went in, take one of today's emails for its address and count it pending.
+    Returns (inserted, mail allowed). Of two identical submissions at once, the unique constraints let one in.
+
+    On PostgreSQL that is one statement (data-modifying WITH), with `mail`, the composed confirmation email, written
+    only if the allowance was taken. Elsewhere, statement by statement, and the caller enqueues the email."""
+    initiative_id, email_fp, country = row["initiative_id"], row["email_fingerprint"], row["country_code"]
+    assert isinstance(initiative_id, int) and isinstance(email_fp, str) and isinstance(country, str)
+    today = now.date()
+    if db.session.get_bind().dialect.name != "postgresql":
+        allowed = _allow_mail(initiative_id, email_fp, today, policy)
+        values = {**row, "emails_sent": 1 if allowed else 0, "link_sent_at": now if allowed else None}
+        if not insert_unless_conflict(Statement.__table__, values):
+            if allowed:
+                _refund_mail(initiative_id, email_fp, today)
+            return False, False
+        counters.move(initiative_id, country, pending=1)
+        return True, allowed
+    inserted_row = (
+        postgresql.insert(Statement.__table__)
+        .values(**row, emails_sent=1, link_sent_at=now)
+        .on_conflict_do_nothing()
+        .returning(Statement.id)
+        .cte("inserted_row")
+    )
+    allowance = MailAllowance.__table__
+    mail_taken = (
+        postgresql.insert(allowance)
+        .from_select(
+            ["initiative_id", "email_fingerprint", "day", "sent"],
+            sa.select(sa.literal(initiative_id), sa.literal(email_fp), sa.literal(today), sa.literal(1)).select_from(
+                inserted_row
+            ),
+        )
+        .on_conflict_do_update(
+            index_elements=list(allowance.primary_key.columns),
+            set_={"sent": allowance.c.sent + 1},
+            where=allowance.c.sent < policy.max_emails_per_address_per_day,
+        )
+        .returning(allowance.c.sent)
+        .cte("mail_taken")
+    )
+    counted = counters.moving(initiative_id, country, pending=1).where(sa.exists(sa.select(inserted_row.c.id)))
+    query = sa.select(sa.exists(sa.select(inserted_row.c.id)), sa.exists(sa.select(mail_taken.c.sent)))
+    query = query.add_cte(counted.cte("counted"))
+    if mail is not None:
+        query = query.add_cte(queued_with(mail_taken, mail).cte("mail_queued"))
+    inserted, allowed = db.session.execute(query).one()
+    if inserted and not allowed:  # the address had all of today's emails: the statement stands, its link unsent
+        db.session.execute(
+            sa.update(Statement)
+            .where(Statement.id == row["id"])
+            .values(emails_sent=0, link_sent_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    return bool(inserted), bool(allowed)
 
 
 def submit(
@@ -252,16 +331,11 @@ def submit(
     today = now.date()
 
     for _attempt in range(3):
-        existing = db.session.scalar(
-            sa.select(Statement).where(
-                Statement.initiative_id == initiative.id,
-                Statement.identity_fingerprint == identity_fp,
-                Statement.email_fingerprint == email_fp,
-            )
-        )
+        given = _given_with(initiative.id, email_fp)
+        existing = next((s for s in given if s.identity_fingerprint == identity_fp), None)
         if existing is not None:
             return _again(initiative, existing, signer.email, policy, links, now)
-        slot = _free_email_slot(initiative.id, email_fp, policy)
+        slot = _free_email_slot(given, policy)
         if slot is None:
             sent = _allow_mail(initiative.id, email_fp, today, policy)
             if sent:
@@ -276,34 +350,30 @@ def submit(
                     url=links.external("signing.sign_form", slug=initiative.slug),
                 )
             return SubmitOutcome(Outcome.HOUSEHOLD_FULL, sent)
-        allowed = _allow_mail(initiative.id, email_fp, today, policy)
         statement_id = uuid.uuid4()
-        inserted = insert_unless_conflict(
-            Statement.__table__,
-            {
-                "id": statement_id,
-                "initiative_id": initiative.id,
-                "country_code": signer.country,
-                "status": StatementStatus.PENDING,
-                "identity_fingerprint": identity_fp,
-                "email_fingerprint": email_fp,
-                "email_slot": slot,
-                "network_fingerprint": network_fp,
-                "sealed_data": sealed,
-                "emails_sent": 1 if allowed else 0,
-                "locale": locale,
-                "created_at": now,
-                "link_sent_at": now if allowed else None,
-            },
-        )
+        # without updates there is no way out to put in the email, which can then be written with the statement
+        mail = None
+        if not signer.updates_consent and db.session.get_bind().dialect.name == "postgresql":
+            mail = _link_mail(initiative, statement_id, signer.country, locale, signer.email, policy, links)
+        row = {
+            "id": statement_id,
+            "initiative_id": initiative.id,
+            "country_code": signer.country,
+            "status": StatementStatus.PENDING,
+            "identity_fingerprint": identity_fp,
+            "email_fingerprint": email_fp,
+            "email_slot": slot,
+            "network_fingerprint": network_fp,
+            "sealed_data": sealed,
+            "locale": locale,
+            "created_at": now,
+        }
+        inserted, allowed = _record(row, policy, now, mail)
         if not inserted:
-            if allowed:
-                _refund_mail(initiative.id, email_fp, today)
             continue  # the same person and address, or this address's last slot, was taken a moment ago: look again
-        counters.move(initiative.id, signer.country, pending=1)
         if signer.updates_consent:
             subscribe(initiative, statement_id, signer.email, key, now)
-        if allowed:
+        if allowed and mail is None:
             _send_link(
                 initiative,
                 statement_id,
