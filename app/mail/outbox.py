@@ -72,18 +72,26 @@ def compose(
     return message
 
 
-def queued_with(source: sa.CTE, message: OutboxMessage) -> sa.Insert:
-    """An INSERT of the composed `message` that writes it once for each row `source` yields, and not at all when it
-    yields none: the email goes in the same statement as what decides whether it is sent (PostgreSQL's data-modifying
-    WITH). The columns the message leaves unset take their defaults, as they would through the session."""
-    table = OutboxMessage.__table__
-    values: dict[str, object] = {}
-    for column in table.columns:
+def queuing(source: sa.CTE) -> sa.Insert:
+    """An INSERT of one composed message for each row `source` yields, and none when it yields none: the email goes
+    in the same statement as what decides whether it is sent (PostgreSQL's data-modifying WITH). Build it once; bind
+    the message with `queued_parameters`."""
+    columns = _queued_columns()
+    row = sa.select(*(sa.bindparam(f"queued_{c.name}", type_=c.type) for c in columns)).select_from(source)
+    return sa.insert(OutboxMessage.__table__).from_select([c.name for c in columns], row, include_defaults=False)
+
+
+def queued_parameters(message: OutboxMessage) -> dict[str, object]:
+    """The composed `message` as `queuing`'s parameters, with the defaults the session would give what it left unset
+    (an INSERT inside WITH computes none)."""
+    parameters: dict[str, object] = {}
+    for column in _queued_columns():
         value = getattr(message, column.key)
-        if value is None and isinstance(column.default, sa.ColumnDefault):  # an INSERT inside WITH computes none
+        if value is None and isinstance(column.default, sa.ColumnDefault):
             value = column.default.arg(None) if column.default.is_callable else column.default.arg
-        if value is not None:
-            values[column.name] = sa.literal(value, column.type)
-    return sa.insert(table).from_select(
-        list(values), sa.select(*values.values()).select_from(source), include_defaults=False
-    )
+        parameters[f"queued_{column.name}"] = value
+    return parameters
+
+
+def _queued_columns() -> list[sa.Column[Any]]:
+    return [column for column in OutboxMessage.__table__.columns if not column.primary_key]

@@ -28,8 +28,11 @@ def move(initiative_id: int, country: str, **deltas: int) -> None:
         db.session.execute(moving(initiative_id, country, **deltas))
 
 
-def moving(initiative_id: int, country: str, **deltas: int) -> sa.Update:
-    """`move` as a statement, for a caller that sends it as part of a larger one (lifecycle.submit on PostgreSQL)."""
+def moving(
+    initiative_id: int | sa.BindParameter[int], country: str | sa.BindParameter[str], **deltas: int
+) -> sa.Update:
+    """`move` as a statement, for a caller that sends it as part of a larger one (lifecycle.submit on PostgreSQL,
+    with its values bound by name)."""
     values = {
         f"{kind}_count": getattr(InitiativeCountry, f"{kind}_count") + delta for kind, delta in deltas.items() if delta
     }

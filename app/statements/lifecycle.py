@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -28,7 +29,7 @@ from ..eci.signer import Signer
 from ..extensions import db
 from ..initiative_texts import shown_text
 from ..links import Links
-from ..mail.outbox import compose, enqueue, queued_with
+from ..mail.outbox import compose, enqueue, queued_parameters, queuing
 from ..models import (
     Initiative,
     MailAllowance,
@@ -226,19 +227,86 @@ def _again(
 def _given_with(initiative_id: int, email_fp: str) -> list[Statement]:
     """The statements given with this address (at most a household's): one query answers both whether this person
     signed with it before and which of its slots is free."""
-    return list(
-        db.session.scalars(
-            sa.select(Statement).where(
-                Statement.initiative_id == initiative_id, Statement.email_fingerprint == email_fp
-            )
-        )
-    )
+    return list(db.session.scalars(_GIVEN_WITH, {"initiative_id": initiative_id, "email_fingerprint": email_fp}))
+
+
+_GIVEN_WITH = sa.select(Statement).where(
+    Statement.initiative_id == sa.bindparam("initiative_id"),
+    Statement.email_fingerprint == sa.bindparam("email_fingerprint"),
+)
+"""Built once: a statement built per request costs more in SQLAlchemy than it does in the database."""
 
 
 def _free_email_slot(given: list[Statement], policy: Policy) -> int | None:
     used = {statement.email_slot for statement in given}
     free = [slot for slot in range(1, policy.max_signers_per_email + 1) if slot not in used]
     return free[0] if free else None
+
+
+RECORDED_COLUMNS = (
+    "id",
+    "initiative_id",
+    "country_code",
+    "status",
+    "identity_fingerprint",
+    "email_fingerprint",
+    "email_slot",
+    "network_fingerprint",
+    "sealed_data",
+    "locale",
+    "created_at",
+)
+"""What `submit` gives a new statement; `emails_sent` and `link_sent_at` follow from the day's emails."""
+
+
+@cache
+def _recording(with_mail: bool) -> sa.Select[tuple[bool, bool]]:
+    """`_record` on PostgreSQL as one statement, built once, its values bound by name: the statement, and only if it
+    went in, the address's email of the day (while it has one), the pending counter and (`with_mail`) the email.
+    No bound name is a column's: SQLAlchemy would add such a value to an UPDATE's SET."""
+    table = Statement.__table__
+    inserted_row = (
+        postgresql.insert(table)
+        .values(
+            {
+                **{name: sa.bindparam(f"new_{name}", type_=table.c[name].type) for name in RECORDED_COLUMNS},
+                "emails_sent": 1,
+                "link_sent_at": sa.bindparam("new_created_at", type_=table.c.link_sent_at.type),
+            }
+        )
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+        .cte("inserted_row")
+    )
+    allowance = MailAllowance.__table__
+    key = [
+        sa.bindparam(f"new_{name}", type_=allowance.c[name].type)
+        for name in ("initiative_id", "email_fingerprint", "day")
+    ]
+    mail_taken = (
+        postgresql.insert(allowance)
+        .from_select(
+            ["initiative_id", "email_fingerprint", "day", "sent"],
+            sa.select(*key, sa.literal(1, allowance.c.sent.type)).select_from(inserted_row),
+        )
+        .on_conflict_do_update(
+            index_elements=list(allowance.primary_key.columns),
+            set_={"sent": allowance.c.sent + 1},
+            where=allowance.c.sent < sa.bindparam("emails_a_day", type_=allowance.c.sent.type),
+        )
+        .returning(allowance.c.sent)
+        .cte("mail_taken")
+    )
+    counted = counters.moving(
+        sa.bindparam("new_initiative_id", type_=table.c.initiative_id.type),
+        sa.bindparam("new_country_code", type_=table.c.country_code.type),
+        pending=1,
+    ).where(sa.exists(sa.select(inserted_row.c.id)))
+    query = sa.select(sa.exists(sa.select(inserted_row.c.id)), sa.exists(sa.select(mail_taken.c.sent)))
+    query = query.add_cte(counted.cte("counted"))
+    if with_mail:
+        query = query.add_cte(queuing(mail_taken).cte("mail_queued"))
+    return query
 
 
 def _record(row: dict[str, object], policy: Policy, now: datetime, mail: OutboxMessage | None) -> tuple[bool, bool]:
@@ -259,36 +327,11 @@ def _record(row: dict[str, object], policy: Policy, now: datetime, mail: OutboxM
             return False, False
         counters.move(initiative_id, country, pending=1)
         return True, allowed
-    inserted_row = (
-        postgresql.insert(Statement.__table__)
-        .values(**row, emails_sent=1, link_sent_at=now)
-        .on_conflict_do_nothing()
-        .returning(Statement.id)
-        .cte("inserted_row")
-    )
-    allowance = MailAllowance.__table__
-    mail_taken = (
-        postgresql.insert(allowance)
-        .from_select(
-            ["initiative_id", "email_fingerprint", "day", "sent"],
-            sa.select(sa.literal(initiative_id), sa.literal(email_fp), sa.literal(today), sa.literal(1)).select_from(
-                inserted_row
-            ),
-        )
-        .on_conflict_do_update(
-            index_elements=list(allowance.primary_key.columns),
-            set_={"sent": allowance.c.sent + 1},
-            where=allowance.c.sent < policy.max_emails_per_address_per_day,
-        )
-        .returning(allowance.c.sent)
-        .cte("mail_taken")
-    )
-    counted = counters.moving(initiative_id, country, pending=1).where(sa.exists(sa.select(inserted_row.c.id)))
-    query = sa.select(sa.exists(sa.select(inserted_row.c.id)), sa.exists(sa.select(mail_taken.c.sent)))
-    query = query.add_cte(counted.cte("counted"))
+    parameters = {f"new_{name}": value for name, value in row.items()}
+    parameters.update(new_day=today, emails_a_day=policy.max_emails_per_address_per_day)
     if mail is not None:
-        query = query.add_cte(queued_with(mail_taken, mail).cte("mail_queued"))
-    inserted, allowed = db.session.execute(query).one()
+        parameters.update(queued_parameters(mail))
+    inserted, allowed = db.session.execute(_recording(mail is not None), parameters).one()
     if inserted and not allowed:  # the address had all of today's emails: the statement stands, its link unsent
         db.session.execute(
             sa.update(Statement)
