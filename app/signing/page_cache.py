@@ -6,8 +6,8 @@ instead of on every request (issue 10, docs/decisions/014-signing-path-performan
 - the blank form itself (`blank_sign_form`), per revision, language and member state: rendered once through the
   same templates as any other sign page, with a marker where each per-request part goes, then kept as text and
   slots. A request fills the slots: the CSRF token, the proof-of-work challenge, and the language switch's and the
-  alternates' links (they carry the request's query string). A form with what a signer typed or with errors is
-  rendered whole (`render_sign_form`), with the choices from here.
+  alternates' links (they carry the request's query string: kept per address and query string). A form with what a
+  signer typed or with errors is rendered whole (`render_sign_form`), with the choices from here.
 
 The key is the initiative's revision (`app.initiatives.revision`: it moves on every edit of the initiative, its texts
 or its member states), read with the initiative on every request. So each app server keeps its own copy and never
@@ -44,6 +44,7 @@ _KEY = "quorum.page_cache"
 RULES_KEPT = 64  # revisions: a few initiatives, and the one before an edit until its last reader is gone
 CHOICES_KEPT = 256  # revisions x languages, a few kilobytes each
 PAGES_KEPT = 512  # revisions x languages x member states, about 20 kB each: at most about 10 MB a process
+LINKS_KEPT = 512  # addresses with their query strings, about 5 kB each
 
 
 class Recent(Generic[K, V]):
@@ -78,10 +79,11 @@ class PageCache:
     rules: Recent[Hashable, dict[str, SigningRules]]
     choices: Recent[Hashable, FormChoices]
     pages: Recent[Hashable, SlottedPage]
+    links: Recent[Hashable, dict[str, str]]
 
     @classmethod
     def new(cls) -> PageCache:
-        return cls(Recent(RULES_KEPT), Recent(CHOICES_KEPT), Recent(PAGES_KEPT))
+        return cls(Recent(RULES_KEPT), Recent(CHOICES_KEPT), Recent(PAGES_KEPT), Recent(LINKS_KEPT))
 
 
 def init_page_cache(app: Flask) -> None:
@@ -177,13 +179,19 @@ def _render_with_slots(initiative: Initiative, values: Mapping[str, str], with_c
     return SlottedPage.cut(html)
 
 
-def _request_parts(challenge: object) -> dict[str, str]:
-    """This request's part of the blank form, escaped as the templates escape it."""
-    parts = {
-        "csrf": str(escape(current_app.jinja_env.globals["csrf_token"]())),  # type: ignore[operator]
+def _links() -> dict[str, str]:
+    """The language switch's and the alternates' links of this address, escaped as the templates escape them."""
+    return {
         **{f"lang:{code}": str(escape(href)) for code, _tag, _name, href in language_switch()},
         **{f"alternate:{hreflang}": str(escape(href)) for hreflang, href in alternates()},
     }
+
+
+def _request_parts(challenge: object) -> dict[str, str]:
+    """This request's part of the blank form: the links of its address (the same for every visitor of it, so kept
+    too), its CSRF token and its challenge."""
+    links = _cache().links.get((request.path, request.query_string), _links)
+    parts = {**links, "csrf": str(escape(current_app.jinja_env.globals["csrf_token"]()))}  # type: ignore[operator]
     if challenge is not None:
         parts["challenge"] = _tojson(challenge)
     return parts

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from ..database import upsert_add
 from ..extensions import db
@@ -53,6 +55,19 @@ def move_day(initiative_id: int, country: str, day: date, delta: int) -> None:
             "confirmed",
             delta,
         )
+
+
+def day_moving(rows: sa.Select[Any], delta: int) -> sa.Insert:
+    """`move_day` as a statement, for each (initiative_id, country_code, day) that `rows` yields: for a caller that
+    sends it as part of a larger one (lifecycle.confirm on PostgreSQL)."""
+    table = ConfirmationDay.__table__
+    return (
+        postgresql.insert(table)
+        .from_select(["initiative_id", "country_code", "day", "confirmed"], rows.add_columns(sa.literal(delta)))
+        .on_conflict_do_update(
+            index_elements=list(table.primary_key.columns), set_={"confirmed": table.c.confirmed + delta}
+        )
+    )
 
 
 def move_days(initiative_id: int, confirmed_at: list[tuple[str, datetime | None]], sign: int) -> None:

@@ -13,15 +13,18 @@ Plain values in (the initiative, the checked signer, a policy, a clock), domain 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import insert_unless_conflict, upsert_add
 from ..eci.fingerprint import email_fingerprint, identity_fingerprint
@@ -454,9 +457,12 @@ def renew_link(
 
 
 def find_statement(initiative: Initiative, statement_id: uuid.UUID) -> Statement | None:
-    return db.session.scalar(
-        sa.select(Statement).where(Statement.id == statement_id, Statement.initiative_id == initiative.id)
-    )
+    return db.session.scalar(_BY_ID, {"statement_id": statement_id, "initiative_id": initiative.id})
+
+
+_BY_ID = sa.select(Statement).where(
+    Statement.id == sa.bindparam("statement_id"), Statement.initiative_id == sa.bindparam("initiative_id")
+)
 
 
 # --- confirming -----------------------------------------------------------------------------------------------------
@@ -472,18 +478,105 @@ def _lapse(where: list[sa.ColumnElement[bool]], initiative_id: int, pressed_at: 
         .returning(Statement.country_code, Statement.quarantine_id)
         .execution_options(synchronize_session=False)
     ).all()
+    _move_lapsed(initiative_id, rows)
+    return len(rows)
+
+
+def _move_lapsed(initiative_id: int, rows: Sequence[Any]) -> None:
+    """The counters of lapsed statements, from their (country_code, quarantine_id)."""
     for country, quarantine_id in rows:
         if quarantine_id is None:
             counters.move(initiative_id, country, pending=-1)
         else:
             counters.move(initiative_id, country, quarantined=-1)
-    return len(rows)
 
 
 @dataclass(frozen=True)
 class ConfirmOutcome:
     statement: Statement
     counted: bool  # this confirmation made the statement count (not: a repeat, a lapse, or set aside)
+
+
+def _flipping() -> sa.Update:
+    """The statement confirmed, if it is still pending and its signer has no confirmed statement yet."""
+    other = aliased(Statement)
+    return (
+        sa.update(Statement)
+        .where(
+            Statement.id == sa.bindparam("this_id"),
+            Statement.status == StatementStatus.PENDING,
+            ~sa.exists().where(
+                other.initiative_id == sa.bindparam("this_initiative_id"),
+                other.identity_fingerprint == sa.bindparam("this_identity"),
+                other.status == StatementStatus.CONFIRMED,
+            ),
+        )
+        .values(status=StatementStatus.CONFIRMED, confirmed_at=sa.bindparam("pressed_at"))
+        .returning(Statement.country_code, Statement.quarantine_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _subscriber_activating() -> sa.Update:
+    """The address asked for updates and has now shown it is theirs (double opt-in), whichever case the press was."""
+    return (
+        sa.update(Subscriber)
+        .where(Subscriber.statement_id == sa.bindparam("this_id"), Subscriber.unsubscribed_at.is_(None))
+        .values(active=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_SAME_PERSON = (
+    Statement.initiative_id == sa.bindparam("this_initiative_id"),
+    Statement.identity_fingerprint == sa.bindparam("this_identity"),
+)
+_LOCK_PERSON = sa.select(Statement.id).where(*_SAME_PERSON).with_for_update()
+
+
+@cache
+def _confirming() -> sa.CompoundSelect:
+    """`confirm` on PostgreSQL after the lock, as one statement built once: the flip; if it counts, the counter and
+    the day's series; the signer's other pending statements lapsed; the subscription activated. Yields a row for
+    each statement that changed: ("confirmed" or "lapsed", country_code, quarantine_id). No bound name is a column's
+    (SQLAlchemy adds such a value to an UPDATE's SET)."""
+    flipped = _flipping().cte("flipped")
+    counts = sa.select(flipped.c.country_code).where(flipped.c.quarantine_id.is_(None))
+    counted = counters.moving(
+        sa.bindparam("this_initiative_id"), sa.bindparam("this_country"), pending=-1, confirmed=1
+    ).where(sa.exists(counts))
+    day = counters.day_moving(
+        sa.select(
+            sa.bindparam("this_initiative_id", type_=sa.Integer),
+            flipped.c.country_code,
+            sa.bindparam("today", type_=sa.Date),
+        ).where(flipped.c.quarantine_id.is_(None)),
+        1,
+    )
+    lapsed = (
+        sa.update(Statement)
+        .where(
+            *_SAME_PERSON,
+            Statement.id != sa.bindparam("this_id"),
+            Statement.status == StatementStatus.PENDING,
+            sa.exists(sa.select(flipped.c.country_code)),
+        )
+        .values(status=StatementStatus.LAPSED, sealed_data=b"", confirmed_at=None)
+        .returning(Statement.country_code, Statement.quarantine_id)
+        .execution_options(synchronize_session=False)
+        .cte("lapsed")
+    )
+    changed = sa.union_all(
+        sa.select(
+            sa.literal(StatementStatus.CONFIRMED.value).label("change"), flipped.c.country_code, flipped.c.quarantine_id
+        ),
+        sa.select(
+            sa.literal(StatementStatus.LAPSED.value).label("change"), lapsed.c.country_code, lapsed.c.quarantine_id
+        ),
+    )
+    return changed.add_cte(
+        counted.cte("counted"), day.cte("day_counted"), _subscriber_activating().cte("subscriber_activated")
+    )
 
 
 def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> ConfirmOutcome:
@@ -493,53 +586,49 @@ def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> C
         return ConfirmOutcome(statement, False)
     if initiative.public_status(now.date()) != PublicStatus.COLLECTING:
         raise SigningClosed(410, Refusal.OVER)
-    same_person = [
-        Statement.initiative_id == initiative.id,
-        Statement.identity_fingerprint == statement.identity_fingerprint,
-    ]
+    parameters = {
+        "this_id": statement.id,
+        "this_initiative_id": initiative.id,
+        "this_identity": statement.identity_fingerprint,
+        "this_country": statement.country_code,
+        "pressed_at": now,
+        "today": now.date(),
+    }
     if db.session.get_bind().dialect.name == "postgresql":
-        # two addresses of one person confirming at once take turns here; SQLite runs one writer at a time anyway
-        db.session.execute(sa.select(Statement.id).where(*same_person).with_for_update())
-    other = aliased(Statement)
-    row = db.session.execute(
-        sa.update(Statement)
-        .where(
-            Statement.id == statement.id,
-            Statement.status == StatementStatus.PENDING,
-            ~sa.exists().where(
-                other.initiative_id == initiative.id,
-                other.identity_fingerprint == statement.identity_fingerprint,
-                other.status == StatementStatus.CONFIRMED,
-            ),
-        )
-        .values(status=StatementStatus.CONFIRMED, confirmed_at=now)
-        .returning(Statement.country_code, Statement.quarantine_id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    counted = False
-    if row is not None:
-        counted = row.quarantine_id is None  # set aside, it counts once released (quarantine.release)
-        if counted:
+        # two addresses of one person confirming at once take turns here (the statement after it sees the other's
+        # confirmation); SQLite runs one writer at a time anyway
+        db.session.execute(_LOCK_PERSON, parameters)
+        changed = db.session.execute(_confirming(), parameters).all()
+        row = next((r for r in changed if r.change == StatementStatus.CONFIRMED), None)
+        _move_lapsed(initiative.id, [(r.country_code, r.quarantine_id) for r in changed if r is not row])
+    else:
+        row = db.session.execute(_flipping(), parameters).first()
+        if row is not None and row.quarantine_id is None:
             counters.move(initiative.id, row.country_code, pending=-1, confirmed=1)
             counters.move_day(initiative.id, row.country_code, now.date(), 1)
-        _lapse([*same_person, Statement.id != statement.id], initiative.id, pressed_at=None)
-    elif not _lapse([Statement.id == statement.id], initiative.id, pressed_at=now):
-        # lapsed already, when the same person confirmed from another address: the press is remembered
-        db.session.execute(
-            sa.update(Statement)
-            .where(Statement.id == statement.id, Statement.confirmed_at.is_(None))
-            .values(confirmed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    # the address asked for updates and has now shown it is theirs (double opt-in), whichever case this was
-    db.session.execute(
-        sa.update(Subscriber)
-        .where(Subscriber.statement_id == statement.id, Subscriber.unsubscribed_at.is_(None))
-        .values(active=True)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(statement)
-    return ConfirmOutcome(statement, counted)
+        if row is not None:
+            same_person = [
+                Statement.initiative_id == initiative.id,
+                Statement.identity_fingerprint == statement.identity_fingerprint,
+            ]
+            _lapse([*same_person, Statement.id != statement.id], initiative.id, pressed_at=None)
+        db.session.execute(_subscriber_activating(), parameters)
+    if row is None:
+        if not _lapse([Statement.id == statement.id], initiative.id, pressed_at=now):
+            # lapsed already, when the same person confirmed from another address: the press is remembered
+            db.session.execute(
+                sa.update(Statement)
+                .where(Statement.id == statement.id, Statement.confirmed_at.is_(None))
+                .values(confirmed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        db.session.refresh(statement)
+        return ConfirmOutcome(statement, False)
+    # what the flip wrote, without reading the row back
+    set_committed_value(statement, "status", StatementStatus.CONFIRMED)
+    set_committed_value(statement, "confirmed_at", now)
+    # set aside, it counts once released (quarantine.release)
+    return ConfirmOutcome(statement, row.quarantine_id is None)
 
 
 def shown_as_confirmed(statement: Statement) -> bool:

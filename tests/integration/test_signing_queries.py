@@ -93,3 +93,29 @@ def test_signing_again_changes_nothing_but_sends_the_link_again(client, db, upda
     bodies = list(db.session.scalars(sa.select(OutboxMessage.body_text)))
     assert len(bodies) == 2
     assert all(("unsubscribe" in (body or "")) == updates for body in bodies)
+
+
+def test_confirming_is_a_lock_and_one_statement_on_postgresql(client, db, backend):  # type: ignore[no-untyped-def]
+    from ..support.factories import confirmation_url, path_of
+
+    initiative, _ = make_initiative()
+    assert client.post("/i/stop-scanning/sign", data=part_b()).status_code == 303
+    link = path_of(confirmation_url(initiative, db.session.scalar(sa.select(Statement.id))))
+    db.session.remove()
+    with _recorded() as shown:
+        assert client.get(link).status_code == 200
+    with _recorded() as pressed:
+        assert client.post(link).status_code == 200
+    assert len(shown) == 2, shown  # the initiative, the statement
+    if backend.startswith("postgresql"):
+        # the initiative, the statement, this person's statements locked; the flip, the counter, the day's series,
+        # the person's other statements lapsed and the subscription together
+        assert len(pressed) == 4, pressed
+        assert pressed[3].startswith("WITH flipped AS")
+    else:
+        assert len(pressed) == 7, pressed  # the same, one statement each, and no lock
+    assert db.session.scalar(sa.select(Statement.status)) == "confirmed"
+    assert (
+        db.session.scalar(sa.select(InitiativeCountry.confirmed_count).where(InitiativeCountry.country_code == "PL"))
+        == 1
+    )
