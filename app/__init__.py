@@ -115,9 +115,11 @@ def register_blueprints(app: Flask) -> None:
 
 def register_services(app: Flask) -> None:
     """What the services take as values, made once: the lifecycle's keys and limits, the key sealing second-factor
-    secrets, the sign form's proof of work, links under BASE_URL, and the sign form's caches (empty)."""
+    secrets, the sign form's proof of work, links under BASE_URL, and the caches of the sign form and of emails
+    (empty)."""
     from .admin.second_factor import SecretSeal
     from .links import init_links
+    from .mail.outbox import init_outbox
     from .signing.page_cache import init_page_cache
     from .signing.proof_of_work import ProofOfWork
     from .statements.policy import Policy
@@ -127,6 +129,7 @@ def register_services(app: Flask) -> None:
     app.extensions["quorum.proof_of_work"] = ProofOfWork.from_config(app.config)
     init_links(app)
     init_page_cache(app)
+    init_outbox(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import render_template
+from flask import Flask, current_app, render_template
 from flask_babel import force_locale
+from markupsafe import escape
 
 from ..extensions import db
 from ..models import OutboxMessage
+from ..template_slots import Recent, SlottedText, marker
 
 
 def enqueue(
@@ -52,13 +54,24 @@ def compose(
     locale: str = "en",
     initiative_id: int | None = None,
     list_unsubscribe: str | None = None,
+    same_for: Hashable | None = None,
+    slots: Mapping[str, str] | None = None,
     **context: Any,
 ) -> OutboxMessage:
-    """The outbox row `enqueue` adds, rendered but not added: for a caller that writes it with `queued_with`."""
-    with force_locale(locale):
-        subject_text = subject()
-        body_text = render_template(f"email/{template}.txt", **context)
-        body_html = render_template(f"email/{template}.html", **context)
+    """The outbox row `enqueue` adds, rendered but not added: for a caller that writes it with `queuing`.
+
+    A message that is the same for many recipients but for `slots` (its link) is rendered once per `same_for`, which
+    must name everything else the message depends on (the initiative's revision, the member state...), and filled
+    for each recipient (app/template_slots.py)."""
+    if same_for is None:
+        subject_text, body_text, body_html = _render(subject, template, locale, {**context, **(slots or {})})
+    else:
+        key = (template, locale, same_for, tuple(sorted(slots or {})))
+        subject_text, text, html = _cache().get(
+            key, lambda: _render_with_slots(subject, template, locale, slots, context)
+        )
+        body_text = text.fill(slots or {})
+        body_html = html.fill({name: str(escape(value)) for name, value in (slots or {}).items()})
     message = OutboxMessage(
         kind=kind,
         initiative_id=initiative_id,
@@ -70,6 +83,39 @@ def compose(
         list_unsubscribe=list_unsubscribe,
     )
     return message
+
+
+def _render(subject: Callable[[], str], template: str, locale: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
+    with force_locale(locale):
+        return (
+            subject(),
+            render_template(f"email/{template}.txt", **context),
+            render_template(f"email/{template}.html", **context),
+        )
+
+
+def _render_with_slots(
+    subject: Callable[[], str],
+    template: str,
+    locale: str,
+    slots: Mapping[str, str] | None,
+    context: Mapping[str, Any],
+) -> tuple[str, SlottedText, SlottedText]:
+    subject_text, text, html = _render(subject, template, locale, {**context, **{n: marker(n) for n in slots or {}}})
+    return subject_text, SlottedText.cut(text), SlottedText.cut(html)
+
+
+_KEY = "quorum.outbox_cache"
+KEPT = 256  # messages as rendered for many recipients: initiatives x languages x member states, a few kB each
+
+
+def init_outbox(app: Flask) -> None:
+    """The rendered messages kept for `compose(same_for=...)`, empty (`register_services`)."""
+    app.extensions[_KEY] = Recent(KEPT)
+
+
+def _cache() -> Recent[Hashable, tuple[str, SlottedText, SlottedText]]:
+    return current_app.extensions[_KEY]  # type: ignore[no-any-return]
 
 
 def queuing(source: sa.CTE) -> sa.Insert:

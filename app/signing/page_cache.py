@@ -18,13 +18,9 @@ afresh). With templates reloading (development), pages are rendered whole every 
 
 from __future__ import annotations
 
-import re
-import secrets
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from flask import Flask, current_app, render_template, request
 from jinja2.utils import htmlsafe_json_dumps
@@ -34,11 +30,9 @@ from ..eci.signer import Problem, SigningRules
 from ..initiatives import revision
 from ..languages import alternates, current_language, language_switch
 from ..models import Initiative
+from ..template_slots import Recent, SlottedText, json_marker, marker
 from .forms import FormChoices, SignPage, form_choices
 from .forms import signing_rules as rules_of
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 _KEY = "quorum.page_cache"
 RULES_KEPT = 64  # revisions: a few initiatives, and the one before an edit until its last reader is gone
@@ -47,38 +41,13 @@ PAGES_KEPT = 512  # revisions x languages x member states, about 20 kB each: at 
 LINKS_KEPT = 512  # addresses with their query strings, about 5 kB each
 
 
-class Recent(Generic[K, V]):
-    """A bounded mapping that forgets the least recently used entry first; safe for threaded servers."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        value = make()  # outside the lock: two threads may both make it, and either result is the same
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 @dataclass
 class PageCache:
     """One app's caches (app.extensions["quorum.page_cache"])."""
 
     rules: Recent[Hashable, dict[str, SigningRules]]
     choices: Recent[Hashable, FormChoices]
-    pages: Recent[Hashable, SlottedPage]
+    pages: Recent[Hashable, SlottedText]
     links: Recent[Hashable, dict[str, str]]
 
     @classmethod
@@ -119,46 +88,6 @@ def render_sign_form(
 
 # --- the blank form, rendered once with slots ---------------------------------------------------------------------
 
-_NONCE = secrets.token_hex(8)
-"""Makes the markers impossible to meet in an initiative's own text, which the page shows."""
-_SLOT = re.compile(rf'"slot-{_NONCE}\[json:([^\]]+)\]"|slot-{_NONCE}\[([^\]]+)\]')
-
-
-def _marker(name: str) -> str:
-    return f"slot-{_NONCE}[{name}]"
-
-
-def _json_marker(name: str) -> str:
-    """Rendered through `tojson` this becomes `"slot-…[json:name]"`, quotes and all: the JSON goes in their place."""
-    return _marker(f"json:{name}")
-
-
-@dataclass(frozen=True)
-class SlottedPage:
-    """A rendered page cut at its markers: text, then (position, slot name) for each place a request fills."""
-
-    parts: tuple[str, ...]
-    slots: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def cut(cls, html: str) -> SlottedPage:
-        parts: list[str] = []
-        slots: list[tuple[int, str]] = []
-        end = 0
-        for match in _SLOT.finditer(html):
-            parts.append(html[end : match.start()])
-            slots.append((len(parts), match.group(1) or match.group(2)))
-            parts.append("")
-            end = match.end()
-        parts.append(html[end:])
-        return cls(tuple(parts), tuple(slots))
-
-    def fill(self, values: Mapping[str, str]) -> str:
-        parts = list(self.parts)
-        for position, name in self.slots:
-            parts[position] = values[name]
-        return "".join(parts)
-
 
 def _tojson(value: object) -> str:
     """What the `tojson` filter writes for `value` (Jinja's own function, with the app's JSON policies)."""
@@ -166,17 +95,17 @@ def _tojson(value: object) -> str:
     return htmlsafe_json_dumps(value, dumps=policies["json.dumps_function"], **policies["json.dumps_kwargs"])
 
 
-def _render_with_slots(initiative: Initiative, values: Mapping[str, str], with_challenge: bool) -> SlottedPage:
+def _render_with_slots(initiative: Initiative, values: Mapping[str, str], with_challenge: bool) -> SlottedText:
     html = render_sign_form(
         initiative,
         values,
         {},
-        _json_marker("challenge") if with_challenge else None,
-        csrf_token=lambda: _marker("csrf"),
-        language_switch=[(code, tag, name, _marker(f"lang:{code}")) for code, tag, name, _href in language_switch()],
-        alternates=[(hreflang, _marker(f"alternate:{hreflang}")) for hreflang, _href in alternates()],
+        json_marker("challenge") if with_challenge else None,
+        csrf_token=lambda: marker("csrf"),
+        language_switch=[(code, tag, name, marker(f"lang:{code}")) for code, tag, name, _href in language_switch()],
+        alternates=[(hreflang, marker(f"alternate:{hreflang}")) for hreflang, _href in alternates()],
     )
-    return SlottedPage.cut(html)
+    return SlottedText.cut(html)
 
 
 def _links() -> dict[str, str]:

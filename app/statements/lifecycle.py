@@ -31,6 +31,7 @@ from ..eci.fingerprint import email_fingerprint, identity_fingerprint
 from ..eci.signer import Signer
 from ..extensions import db
 from ..initiative_texts import shown_text
+from ..initiatives import revision
 from ..links import Links
 from ..mail.outbox import compose, enqueue, queued_parameters, queuing
 from ..models import (
@@ -175,6 +176,8 @@ def _link_mail(
     subscription: Subscriber | None = None,
 ) -> OutboxMessage:
     token = policy.confirmation_token(statement_id, initiative.id)
+    url = links.external("signing.confirm_page", slug=initiative.slug, token=token)
+    unsubscribe = unsubscribe_url(links, policy.secret_key, initiative, subscription) if subscription else None
     return compose(
         "confirm",
         email,
@@ -182,11 +185,13 @@ def _link_mail(
         "confirm",
         locale=locale,
         initiative_id=initiative.id,
+        # the same words for every signer of this initiative, language and member state: only the links differ
+        same_for=(revision(initiative), country, policy.confirm_days, unsubscribe is not None),
+        slots={"url": url, **({"unsubscribe_url": unsubscribe} if unsubscribe else {})},
         initiative=initiative,
         country=country,
-        url=links.external("signing.confirm_page", slug=initiative.slug, token=token),
         max_age_days=policy.confirm_days,
-        unsubscribe_url=unsubscribe_url(links, policy.secret_key, initiative, subscription) if subscription else None,
+        **({} if unsubscribe else {"unsubscribe_url": None}),
     )
 
 

@@ -14,6 +14,7 @@ from app.initiatives import InitiativeChanges, find_initiative, revision, update
 from app.languages import LANGUAGES
 from app.models import InitiativeCountry, Statement, utctoday
 from app.signing import page_cache
+from app.template_slots import Recent
 
 from ..support.factories import make_initiative, part_b
 
@@ -150,7 +151,7 @@ def test_an_edit_on_one_app_server_shows_on_the_other(app, app_factory, db):  # 
 
 
 def test_the_caches_forget_the_least_recently_used_first():  # type: ignore[no-untyped-def]
-    kept = page_cache.Recent[str, int](2)
+    kept = Recent[str, int](2)
     made: list[str] = []
 
     def make(key: str) -> int:
