@@ -258,30 +258,39 @@ RECORDED_COLUMNS = (
     "status",
     "identity_fingerprint",
     "email_fingerprint",
-    "email_slot",
     "network_fingerprint",
     "sealed_data",
     "locale",
     "created_at",
 )
-"""What `submit` gives a new statement; `emails_sent` and `link_sent_at` follow from the day's emails."""
+"""What `submit` gives a new statement; its `email_slot` is the address's free one, `emails_sent` and `link_sent_at`
+follow from the day's emails."""
 
 
 @cache
 def _recording(with_mail: bool) -> sa.Select[tuple[bool, bool]]:
-    """`_record` on PostgreSQL as one statement, built once, its values bound by name: the statement, and only if it
-    went in, the address's email of the day (while it has one), the pending counter and (`with_mail`) the email.
-    No bound name is a column's: SQLAlchemy would add such a value to an UPDATE's SET."""
+    """`_record` on PostgreSQL as one statement, built once, its values bound by name: the statement in the address's
+    free slot (nothing when it has none), and only if it went in, the address's email of the day (while it has one),
+    the pending counter and (`with_mail`) the email. No bound name is a column's: SQLAlchemy would add such a value to
+    an UPDATE's SET."""
     table = Statement.__table__
+    # the address's lowest free slot (1 or 2, a household), or no row at all when both are taken
+    slots = sa.func.generate_series(1, sa.bindparam("signers_per_email", type_=sa.Integer)).column_valued("slot")
+    taken = sa.select(table.c.email_slot).where(
+        table.c.initiative_id == sa.bindparam("new_initiative_id"),
+        table.c.email_fingerprint == sa.bindparam("new_email_fingerprint"),
+    )
+    free = sa.select(sa.func.min(slots).label("slot")).where(slots.not_in(taken)).subquery("free")
+    given = {name: sa.bindparam(f"new_{name}", type_=table.c[name].type) for name in RECORDED_COLUMNS}
+    values = {
+        **given,
+        "email_slot": free.c.slot,
+        "emails_sent": sa.literal(1, table.c.emails_sent.type),
+        "link_sent_at": sa.bindparam("new_created_at", type_=table.c.link_sent_at.type),
+    }
     inserted_row = (
         postgresql.insert(table)
-        .values(
-            {
-                **{name: sa.bindparam(f"new_{name}", type_=table.c[name].type) for name in RECORDED_COLUMNS},
-                "emails_sent": 1,
-                "link_sent_at": sa.bindparam("new_created_at", type_=table.c.link_sent_at.type),
-            }
-        )
+        .from_select(list(values), sa.select(*values.values()).where(free.c.slot.is_not(None)))
         .on_conflict_do_nothing()
         .returning(table.c.id)
         .cte("inserted_row")
@@ -321,8 +330,9 @@ def _record(row: dict[str, object], policy: Policy, now: datetime, mail: OutboxM
     """Insert the pending statement; if it went in, take one of today's emails for its address and count it pending.
     Returns (inserted, mail allowed). Of two identical submissions at once, the unique constraints let one in.
 
-    On PostgreSQL that is one statement (data-modifying WITH), with `mail`, the composed confirmation email, written
-    only if the allowance was taken. Elsewhere, statement by statement, and the caller enqueues the email."""
+    On PostgreSQL that is one statement (data-modifying WITH) that picks the address's free slot itself (`row` has
+    none), with `mail`, the composed confirmation email, written only if the allowance was taken. Elsewhere, statement
+    by statement in the slot `row` names, and the caller enqueues the email."""
     initiative_id, email_fp, country = row["initiative_id"], row["email_fingerprint"], row["country_code"]
     assert isinstance(initiative_id, int) and isinstance(email_fp, str) and isinstance(country, str)
     today = now.date()
@@ -335,8 +345,12 @@ def _record(row: dict[str, object], policy: Policy, now: datetime, mail: OutboxM
             return False, False
         counters.move(initiative_id, country, pending=1)
         return True, allowed
-    parameters = {f"new_{name}": value for name, value in row.items()}
-    parameters.update(new_day=today, emails_a_day=policy.max_emails_per_address_per_day)
+    parameters = {f"new_{name}": value for name, value in row.items() if name != "email_slot"}
+    parameters.update(
+        new_day=today,
+        emails_a_day=policy.max_emails_per_address_per_day,
+        signers_per_email=policy.max_signers_per_email,
+    )
     if mail is not None:
         parameters.update(queued_parameters(mail))
     inserted, allowed = db.session.execute(_recording(mail is not None), parameters).one()
@@ -348,6 +362,39 @@ def _record(row: dict[str, object], policy: Policy, now: datetime, mail: OutboxM
             .execution_options(synchronize_session=False)
         )
     return bool(inserted), bool(allowed)
+
+
+def _answer_repeat(
+    initiative: Initiative,
+    given: list[Statement],
+    identity_fp: str,
+    email: str,
+    policy: Policy,
+    links: Links,
+    now: datetime,
+    locale: str,
+) -> SubmitOutcome | None:
+    """This person gave a statement with this address before, or the address's household is full: the answer by
+    email (the page is the same). None when neither is so, and a statement can be recorded."""
+    existing = next((s for s in given if s.identity_fingerprint == identity_fp), None)
+    if existing is not None:
+        return _again(initiative, existing, email, policy, links, now)
+    if _free_email_slot(given, policy) is not None:
+        return None
+    email_fp = given[0].email_fingerprint
+    sent = _allow_mail(initiative.id, email_fp, now.date(), policy)
+    if sent:
+        enqueue(
+            "household_full",
+            email,
+            lambda: _("We could not record your support for “%(title)s”", title=_title(initiative, locale)),
+            "household_full",
+            locale=locale,
+            initiative_id=initiative.id,
+            initiative=initiative,
+            url=links.external("signing.sign_form", slug=initiative.slug),
+        )
+    return SubmitOutcome(Outcome.HOUSEHOLD_FULL, sent)
 
 
 def submit(
@@ -379,32 +426,22 @@ def submit(
     email_fp = email_fingerprint(key, signer.email)
     assert initiative.auditor_public_key is not None
     sealed = seal(initiative.auditor_public_key, signer.personal_data())
-    today = now.date()
 
+    # On PostgreSQL the insert picks the address's free slot itself, and this person's earlier statement or a full
+    # household are looked up only when it could not insert; elsewhere they are looked up first.
+    database_picks_slot = db.session.get_bind().dialect.name == "postgresql"
     for _attempt in range(3):
-        given = _given_with(initiative.id, email_fp)
-        existing = next((s for s in given if s.identity_fingerprint == identity_fp), None)
-        if existing is not None:
-            return _again(initiative, existing, signer.email, policy, links, now)
-        slot = _free_email_slot(given, policy)
-        if slot is None:
-            sent = _allow_mail(initiative.id, email_fp, today, policy)
-            if sent:
-                enqueue(
-                    "household_full",
-                    signer.email,
-                    lambda: _("We could not record your support for “%(title)s”", title=_title(initiative, locale)),
-                    "household_full",
-                    locale=locale,
-                    initiative_id=initiative.id,
-                    initiative=initiative,
-                    url=links.external("signing.sign_form", slug=initiative.slug),
-                )
-            return SubmitOutcome(Outcome.HOUSEHOLD_FULL, sent)
+        slot = None
+        if not database_picks_slot:
+            given = _given_with(initiative.id, email_fp)
+            answer = _answer_repeat(initiative, given, identity_fp, signer.email, policy, links, now, locale)
+            if answer is not None:
+                return answer
+            slot = _free_email_slot(given, policy)
         statement_id = uuid.uuid4()
         # without updates there is no way out to put in the email, which can then be written with the statement
         mail = None
-        if not signer.updates_consent and db.session.get_bind().dialect.name == "postgresql":
+        if not signer.updates_consent and database_picks_slot:
             mail = _link_mail(initiative, statement_id, signer.country, locale, signer.email, policy, links)
         row = {
             "id": statement_id,
@@ -420,22 +457,27 @@ def submit(
             "created_at": now,
         }
         inserted, allowed = _record(row, policy, now, mail)
-        if not inserted:
-            continue  # the same person and address, or this address's last slot, was taken a moment ago: look again
-        if signer.updates_consent:
-            subscribe(initiative, statement_id, signer.email, key, now)
-        if allowed and mail is None:
-            _send_link(
-                initiative,
-                statement_id,
-                signer.country,
-                locale,
-                signer.email,
-                policy,
-                links,
-                may_be_subscribed=signer.updates_consent,
-            )
-        return SubmitOutcome(Outcome.NEW, allowed, statement_id)
+        if inserted:
+            if signer.updates_consent:
+                subscribe(initiative, statement_id, signer.email, key, now)
+            if allowed and mail is None:
+                _send_link(
+                    initiative,
+                    statement_id,
+                    signer.country,
+                    locale,
+                    signer.email,
+                    policy,
+                    links,
+                    may_be_subscribed=signer.updates_consent,
+                )
+            return SubmitOutcome(Outcome.NEW, allowed, statement_id)
+        if database_picks_slot:
+            given = _given_with(initiative.id, email_fp)
+            answer = _answer_repeat(initiative, given, identity_fp, signer.email, policy, links, now, locale)
+            if answer is not None:
+                return answer
+        # the same person and address, or this address's last slot, was taken a moment ago: look again
     raise RuntimeError("could not record the statement after three attempts")
 
 

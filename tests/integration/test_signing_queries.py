@@ -1,5 +1,6 @@
 """What the signing path sends to the database (a proof by the SQL, not by a timing: speed is bench/'s), and the
-outcomes of `lifecycle.submit`'s one-statement record on PostgreSQL that the other tests do not reach."""
+outcomes of `lifecycle.submit`'s one-statement record on PostgreSQL that the other tests do not reach: a household
+past the day's emails, a repeat, a full household, two of a household at once."""
 
 from __future__ import annotations
 
@@ -42,19 +43,20 @@ def test_the_form_reads_only_the_initiative(client, db):  # type: ignore[no-unty
     assert all(s.startswith("SELECT initiative.") and "FROM initiative WHERE" in s for s in statements), statements
 
 
-def test_a_new_signer_is_three_statements_on_postgresql(client, db, backend):  # type: ignore[no-untyped-def]
+def test_a_new_signer_is_two_statements_on_postgresql(client, db, backend):  # type: ignore[no-untyped-def]
     make_initiative()
     client.get("/i/stop-scanning/sign")
     db.session.remove()
     with _recorded() as statements:
         assert client.post("/i/stop-scanning/sign", data=part_b()).status_code == 303
     if backend.startswith("postgresql"):
-        # the initiative; the address's statements (this person's, and the free slot); the statement, the day's
-        # email, the counter and the outbox row together
-        assert len(statements) == 3, statements
-        assert statements[2].startswith("WITH inserted_row AS")
+        # the initiative; the statement in the address's free slot, the day's email, the counter and the outbox row
+        # together
+        assert len(statements) == 2, statements
+        assert statements[1].startswith("WITH inserted_row AS")
     else:
-        assert len(statements) == 6, statements  # the same, one statement each
+        # the address's statements (this person's? a free slot?) first, then the same one statement each
+        assert len(statements) == 6, statements
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
 
 
@@ -119,3 +121,18 @@ def test_confirming_is_a_lock_and_one_statement_on_postgresql(client, db, backen
         db.session.scalar(sa.select(InitiativeCountry.confirmed_count).where(InitiativeCountry.country_code == "PL"))
         == 1
     )
+
+
+def test_a_third_person_on_one_address_is_told_the_household_is_full(client, db):  # type: ignore[no-untyped-def]
+    make_initiative()
+    for data in (part_b(), part_a(email="agnieszka@example.org"), part_a("FR", email="agnieszka@example.org")):
+        assert client.post("/i/stop-scanning/sign", data=data).status_code == 303
+    db.session.remove()
+    assert sorted(db.session.scalars(sa.select(Statement.email_slot))) == [1, 2]
+    assert [m.kind for m in db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id))] == [
+        "confirm",
+        "confirm",
+        "household_full",
+    ]
+    assert db.session.scalar(sa.select(MailAllowance.sent)) == 3
+    assert _pending(db, "FR") == 0
