@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -155,7 +157,13 @@ def _masked(address: str) -> str:
 
 
 def _sent_to_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SENT_TO_SALT)
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    """Made once per key: its key derivation is not redone for every signer."""
+    return URLSafeSerializer(secret_key, salt=SENT_TO_SALT)
 
 
 @blueprint.post("/i/<slug>/sign")
