@@ -14,7 +14,6 @@ from app.initiatives import InitiativeChanges, find_initiative, revision, update
 from app.languages import LANGUAGES
 from app.models import InitiativeCountry, Statement, utctoday
 from app.signing import page_cache
-from app.template_slots import Recent
 
 from ..support.factories import make_initiative, part_b
 
@@ -150,15 +149,8 @@ def test_an_edit_on_one_app_server_shows_on_the_other(app, app_factory, db):  # 
     assert "Edited on the first" in _title(other.test_client().get("/i/stop-scanning/sign").get_data(as_text=True))
 
 
-def test_the_caches_forget_the_least_recently_used_first():  # type: ignore[no-untyped-def]
-    kept = Recent[str, int](2)
-    made: list[str] = []
-
-    def make(key: str) -> int:
-        made.append(key)
-        return len(made)
-
-    for key in ("a", "b", "a", "c", "b", "a"):
-        kept.get(key, lambda key=key: make(key))
-    assert made == ["a", "b", "c", "b", "a"]  # "b" was the least recently used when "c" came, then "a"
-    assert len(kept) == 2
+def test_templates_are_compiled_once_per_process(app):  # type: ignore[no-untyped-def]
+    """Outside development a template is read and compiled once, and every template of the app fits the cache."""
+    assert app.jinja_env.auto_reload is False
+    assert app.jinja_env.cache is not None
+    assert app.jinja_env.cache.capacity > len(app.jinja_env.list_templates())
