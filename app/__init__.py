@@ -127,9 +127,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_services(app: Flask) -> None:
     """What the services take as values, made once: the lifecycle's keys and limits, the key sealing second-factor
-    secrets, the sign form's proof of work, and links under BASE_URL."""
+    secrets, the sign form's proof of work, links under BASE_URL, and the caches of the sign form and of emails
+    (empty)."""
     from .admin.second_factor import SecretSeal
     from .links import init_links
+    from .mail.outbox import init_outbox
+    from .signing.page_cache import init_page_cache
     from .signing.proof_of_work import ProofOfWork
     from .statements.policy import Policy
 
@@ -137,6 +140,8 @@ def register_services(app: Flask) -> None:
     app.extensions["quorum.second_factor_seal"] = SecretSeal.from_secret_key(str(app.config["SECRET_KEY"]))
     app.extensions["quorum.proof_of_work"] = ProofOfWork.from_config(app.config)
     init_links(app)
+    init_page_cache(app)
+    init_outbox(app)
 
 
 def register_cli(app: Flask) -> None:

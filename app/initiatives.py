@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from .eci.member_states import ECI_GOAL, ECI_MIN_COUNTRIES, RULE_SETS, member_states
 from .extensions import db
 from .languages import LANGUAGES
-from .models import Initiative, InitiativeCountry, InitiativeStatus, Statement, utcnow
+from .models import Initiative, InitiativeCountry, InitiativeStatus, InitiativeText, Statement, utcnow
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
@@ -465,9 +466,55 @@ def record_creation(initiative: Initiative, actor: str) -> None:
 
 
 def find_initiative(slug: str) -> Initiative | None:
+    """The initiative's own row (one query); its member states and texts load when first read."""
     if not SLUG.match(slug):  # e.g. a NUL byte from the URL, which PostgreSQL refuses with an error
         return None
-    return db.session.scalar(sa.select(Initiative).where(Initiative.slug == slug))
+    return db.session.scalar(_BY_SLUG, {"slug": slug})
+
+
+_BY_SLUG = sa.select(Initiative).where(Initiative.slug == sa.bindparam("slug"))
+"""Built once: every signer's request starts here, and building a statement costs more than the database's work."""
+
+
+def loaded_initiative(slug: str) -> Initiative | None:
+    """The initiative with this slug if this session has loaded it and not expired it since (the same transaction's
+    view of it), without a query; else None."""
+    for instance in db.session.identity_map.values():
+        if isinstance(instance, Initiative):
+            state = sa.inspect(instance)
+            if not state.expired and not {"slug", "default_locale"} & state.unloaded and instance.slug == slug:
+                return instance
+    return None
+
+
+def revision(initiative: Initiative) -> tuple[int, datetime]:
+    """What the caches of an initiative's pages are keyed by: it changes whenever the initiative, its texts or its
+    member states are edited (`updated_at`, moved by `_touch_edited_initiatives` too)."""
+    return (initiative.id, initiative.updated_at)
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _touch_edited_initiatives(session: Session, _context: object, _instances: object) -> None:
+    """An edit of an initiative's texts or member states moves its `updated_at` as an edit of its own row does, so
+    that every app server's cached pages of it are made again (app.signing.page_cache). Counters move by UPDATE
+    statements, never through the session: they change no revision."""
+    edited: set[Initiative] = set()
+    with session.no_autoflush:
+        for instance in (*session.new, *session.dirty, *session.deleted):
+            if isinstance(instance, Initiative):
+                if instance in session.dirty and session.is_modified(instance):  # a text or member state removed
+                    edited.add(instance)
+            elif isinstance(instance, InitiativeText | InitiativeCountry):
+                if instance in session.dirty and not session.is_modified(instance):
+                    continue
+                parent = instance.initiative
+                if parent is None and instance.initiative_id is not None:
+                    parent = session.get(Initiative, instance.initiative_id)
+                if parent is not None:
+                    edited.add(parent)
+    now = utcnow()
+    for initiative in edited:
+        initiative.updated_at = now
 
 
 @dataclass(frozen=True)

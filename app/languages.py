@@ -10,9 +10,11 @@ The language of a request, first that applies (docs/decisions/006-languages.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -29,6 +31,8 @@ LANGUAGES = (
 )  # fmt: skip
 """The official languages of the EU (Regulation No 1/1958, as amended), in the EU's protocol order: by each
 language's name in itself, as the EU's own sites list them."""
+
+T = TypeVar("T")
 
 CHOICE = "lang"
 """The query parameter that chooses a language, and the name of the cookie that remembers the choice."""
@@ -52,13 +56,17 @@ def _accepted(languages: tuple[str, ...]) -> str | None:
 
 
 def _initiative_default() -> str | None:
-    """On a signer's page of an initiative, the language its organizers wrote it in."""
-    from .initiatives import SLUG
+    """On a signer's page of an initiative, the language its organizers wrote it in: from the initiative the view
+    has loaded already in this transaction (the signing views load it first), else from the database."""
+    from .initiatives import SLUG, loaded_initiative
     from .models import Initiative
 
     slug = (request.view_args or {}).get("slug")
     if request.blueprint != "signing" or not isinstance(slug, str) or not SLUG.match(slug):
         return None
+    loaded = loaded_initiative(slug)
+    if loaded is not None:
+        return loaded.default_locale
     try:
         return db.session.scalar(sa.select(Initiative.default_locale).where(Initiative.slug == slug))
     except sa.exc.SQLAlchemyError:  # the database is away: the page that says so still needs a language
@@ -102,7 +110,7 @@ def language_name(code: str, in_language: str | None = None) -> str:
     return Locale.parse(in_language or current_language()).languages.get(code.split("_")[0]) or endonym(code)
 
 
-def _url_with(code: str | None) -> str:
+def url_with(code: str | None) -> str:
     """This page's address with `lang` set to `code` (or removed), every other query parameter kept."""
     args = [(key, value) for key, value in request.args.items(multi=True) if key != CHOICE]
     if code is not None:
@@ -110,7 +118,7 @@ def _url_with(code: str | None) -> str:
     return request.path + (f"?{urlencode(args)}" if args else "")
 
 
-def _alternates() -> list[tuple[str, str]]:
+def alternates() -> list[tuple[str, str]]:
     """(hreflang, absolute URL) for each language of a public page, and `x-default` for the choice by browser."""
     from .links import links
 
@@ -122,6 +130,31 @@ def _alternates() -> list[tuple[str, str]]:
     return [(html_lang(code), build(request.endpoint, **values, **{CHOICE: code})) for code in offered()] + [
         ("x-default", build(request.endpoint, **values))
     ]
+
+
+def language_switch() -> list[tuple[str, str, str, str]]:
+    """(code, BCP 47 tag, name in itself, this page in that language) for each language of the switch."""
+    return [(other, html_lang(other), endonym(other), url_with(other)) for other in offered()]
+
+
+class OnDemand(Generic[T]):
+    """A list for templates, made when a template first reads it: an email rendered during a request never builds
+    the page's language switch and alternates."""
+
+    def __init__(self, make: Callable[[], list[T]]) -> None:
+        self._make = make
+        self._made: list[T] | None = None
+
+    def _items(self) -> list[T]:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
 
 
 def format_day(day: date) -> str:
@@ -161,9 +194,9 @@ def register(app: Flask) -> None:
             return {"page_lang": html_lang(code)}
         return {
             "page_lang": html_lang(code),
-            "language_switch": [(other, html_lang(other), endonym(other), _url_with(other)) for other in offered()],
+            "language_switch": OnDemand(language_switch),
             "current_endonym": endonym(code),
-            "alternates": _alternates(),
+            "alternates": OnDemand(alternates),
         }
 
     app.jinja_env.filters["day"] = format_day

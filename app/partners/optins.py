@@ -39,7 +39,12 @@ def opt_in(partner_id: int, statement_id: uuid.UUID, email: str, key: bytes, loc
 
 def confirm(statement_id: uuid.UUID) -> None:
     """The owner pressed the confirmation button: the address has shown it is theirs (in `lifecycle.confirm`)."""
-    db.session.execute(
+    db.session.execute(confirming(statement_id))
+
+
+def confirming(statement_id: uuid.UUID | sa.BindParameter[uuid.UUID]) -> sa.Update:
+    """`confirm` as a statement, for a caller that sends it inside a larger one (lifecycle.confirm on PostgreSQL)."""
+    return (
         sa.update(PartnerOptIn)
         .where(PartnerOptIn.statement_id == statement_id, PartnerOptIn.handed_over_at.is_(None))
         .values(confirmed=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
@@ -46,17 +47,44 @@ def _public_or_404(slug: str) -> Initiative:
 
 @dataclass(frozen=True)
 class Share:
-    """What the page's preview tags and share links need, with absolute URLs under BASE_URL."""
+    """What the page's preview tags and share links need, with absolute URLs under BASE_URL. The preview's parts
+    that carry the count are made when a template reads them: the thank-you page's links need no count."""
 
+    initiative: Initiative
     url: str
     title: str
-    description: str
     text: str  # the words a share link carries before the address
-    card_url: str
-    card_alt: str
-    card_width: int
-    card_height: int
     links: list[ShareLink]
+    given_counts: Progress | None = None
+    card_width: int = WIDTH
+    card_height: int = HEIGHT
+
+    @cached_property
+    def counts(self) -> Progress:
+        return self.given_counts or progress(self.initiative)
+
+    @cached_property
+    def description(self) -> str:
+        return plain_text(shown_text(self.initiative, current_language()).summary) or _(
+            "A European citizens' initiative: %(count)s %(label)s so far.",
+            count=format_decimal(self.counts.confirmed),
+            label=_count_label(self.counts),
+        )
+
+    @cached_property
+    def card_url(self) -> str:
+        """The card's URL carries the count, so a new count is a new image."""
+        return links().external("sharing.card", slug=self.initiative.slug, v=self.counts.confirmed)
+
+    @cached_property
+    def card_alt(self) -> str:
+        return _(
+            "“%(title)s”: %(count)s %(label)s, goal %(goal)s",
+            title=self.title,
+            count=format_decimal(self.counts.confirmed),
+            label=_count_label(self.counts),
+            goal=format_decimal(self.initiative.goal),
+        )
 
 
 def _title(initiative: Initiative) -> str:
@@ -76,32 +104,11 @@ def _count_label(counts: Progress) -> str:
 
 @blueprint.app_template_global()
 def share_for(initiative: Initiative, counts: Progress | None = None) -> Share:
-    """Links and preview of one initiative; the card's URL carries the count, so a new count is a new image."""
-    counts = counts or progress(initiative)
+    """Links and preview of one initiative (its counts read when the preview is shown, unless given)."""
     url = links().external("signing.initiative_page", slug=initiative.slug)
     text = _share_text(initiative)
-    description = plain_text(shown_text(initiative, current_language()).summary) or _(
-        "A European citizens' initiative: %(count)s %(label)s so far.",
-        count=format_decimal(counts.confirmed),
-        label=_count_label(counts),
-    )
-    return Share(
-        url=url,
-        title=_title(initiative),
-        description=description,
-        text=text,
-        card_url=links().external("sharing.card", slug=initiative.slug, v=counts.confirmed),
-        card_alt=_(
-            "“%(title)s”: %(count)s %(label)s, goal %(goal)s",
-            title=_title(initiative),
-            count=format_decimal(counts.confirmed),
-            label=_count_label(counts),
-            goal=format_decimal(initiative.goal),
-        ),
-        card_width=WIDTH,
-        card_height=HEIGHT,
-        links=share_links(url, text, _title(initiative)),
-    )
+    title = _title(initiative)
+    return Share(initiative, url, title, text, share_links(url, text, title), counts)
 
 
 def card_content(initiative: Initiative, counts: Progress) -> CardContent:

@@ -64,6 +64,44 @@ def problem_text(problem: Problem, locale: str) -> str:
     return problem.text(gettext, ngettext)
 
 
+def rules_json(rules_by_country: Mapping[str, SigningRules]) -> str:
+    """What the page's script needs to change fields in place, in the request's language; the server checks all of
+    it again."""
+    data = {
+        code: {
+            "part": rules.data_part,
+            "min_age": rules.min_age,
+            "id_types": [[t, document_label(code, t), number_hint(code, t) or ""] for t in rules.id_types],
+            "age_confirm": [t for t in rules.id_types if needs_age_confirmation(code, t)],
+            "age_label": gettext("I confirm that I am at least %(age)d years old.", age=rules.min_age),
+        }
+        for code, rules in rules_by_country.items()
+    }
+    # < and > escaped so that nothing in the JSON can close the <script> element it sits in
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+@dataclass(frozen=True)
+class FormChoices:
+    """The parts of the form that depend only on the initiative's member states and the language: the same for every
+    signer, so app.signing.page_cache makes them once per initiative revision and language."""
+
+    rules_json: str
+    country_choices: list[tuple[str, str]]
+    residence_choices: list[tuple[str, str]]
+
+
+def form_choices(rules_by_country: Mapping[str, SigningRules], locale: str) -> FormChoices:
+    """The member states to choose from (by their names in `locale`), the countries of residence, the rules' JSON."""
+    names = sorted(((code, country_name(code, locale)) for code in rules_by_country), key=lambda p: sort_key(p[1]))
+    choose = gettext("Choose…")
+    return FormChoices(
+        rules_json=rules_json(rules_by_country),
+        country_choices=[("", choose), *names],
+        residence_choices=[("", choose), *residence_countries(locale)],
+    )
+
+
 @dataclass
 class SignPage:
     """Everything sign.html shows; built from the initiative, what was typed and the errors found."""
@@ -73,6 +111,12 @@ class SignPage:
     values: Mapping[str, str]
     locale: str = "en"
     problems: Mapping[str, Problem] = field(default_factory=dict)
+    choices: FormChoices | None = None
+    """Made once per initiative and language (app.signing.page_cache); made here when not given."""
+
+    @cached_property
+    def _choices(self) -> FormChoices:
+        return self.choices or form_choices(self.rules_by_country, self.locale)
 
     @cached_property
     def errors(self) -> dict[str, str]:
@@ -113,16 +157,13 @@ class SignPage:
         """Where the error summary's link takes the signer: the first box of a group."""
         return f"{name}_day" if name == "date_of_birth" else name
 
-    @cached_property
+    @property
     def country_choices(self) -> list[tuple[str, str]]:
-        names = sorted(
-            ((code, country_name(code, self.locale)) for code in self.rules_by_country), key=lambda p: sort_key(p[1])
-        )
-        return [("", gettext("Choose…")), *names]
+        return self._choices.country_choices
 
-    @cached_property
+    @property
     def residence_choices(self) -> list[tuple[str, str]]:
-        return [("", gettext("Choose…")), *residence_countries(self.locale)]
+        return self._choices.residence_choices
 
     @cached_property
     def document_choices(self) -> list[tuple[str, str]]:
@@ -149,15 +190,4 @@ class SignPage:
     @property
     def rules_json(self) -> str:
         """What the page's script needs to change fields in place; the server checks all of it again."""
-        data = {
-            code: {
-                "part": rules.data_part,
-                "min_age": rules.min_age,
-                "id_types": [[t, document_label(code, t), number_hint(code, t) or ""] for t in rules.id_types],
-                "age_confirm": [t for t in rules.id_types if needs_age_confirmation(code, t)],
-                "age_label": gettext("I confirm that I am at least %(age)d years old.", age=rules.min_age),
-            }
-            for code, rules in self.rules_by_country.items()
-        }
-        # < and > escaped so that nothing in the JSON can close the <script> element it sits in
-        return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+        return self._choices.rules_json

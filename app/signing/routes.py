@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -25,8 +26,8 @@ from ..sharing.routes import share_for
 from ..statements import lifecycle
 from ..statements.policy import LinkExpired, LinkInvalid, Policy
 from ..statements.rules import is_public
-from . import proof_of_work, subscriptions
-from .forms import SignPage, signing_rules
+from . import page_cache, proof_of_work, subscriptions
+from .forms import SignPage
 
 blueprint = Blueprint("signing", __name__)
 
@@ -119,13 +120,19 @@ Render = Callable[[Mapping[str, str], Mapping[str, Problem] | None, int], Respon
 """Shows the sign form again (values as typed, errors, status): the page's own, or the embedded one's."""
 
 
-def form_context(initiative: Initiative, values: Mapping[str, str], problems: Mapping[str, Problem] | None) -> dict:  # type: ignore[type-arg]
-    """What sign.html needs: the page, a fresh proof-of-work challenge, and the partner the form attributes to."""
-    page = SignPage(initiative, signing_rules(initiative), values or {}, current_language(), problems or {})
+def _challenge() -> dict[str, object] | None:
     work = _proof_of_work()
-    challenge = work.challenge(utcnow()) if work.enabled else None
+    return work.challenge(utcnow()) if work.enabled else None
+
+
+def form_context(initiative: Initiative, values: Mapping[str, str], problems: Mapping[str, Problem] | None) -> dict:  # type: ignore[type-arg]
+    """What sign.html needs: the page (its choices made once per revision and language), a fresh proof-of-work
+    challenge, and the partner the form attributes to."""
+    locale = current_language()
+    rules = page_cache.signing_rules(initiative)
+    page = SignPage(initiative, rules, values or {}, locale, problems or {}, page_cache.choices(initiative, locale))
     partner = find_partner(initiative, page.value("partner"))
-    return {"initiative": initiative, "page": page, "proof_of_work": challenge, "partner": partner}
+    return {"initiative": initiative, "page": page, "proof_of_work": _challenge(), "partner": partner}
 
 
 def _render_form(initiative: Initiative, values: object, problems: object = None, status: int = 200):  # type: ignore[no-untyped-def]
@@ -159,8 +166,9 @@ def sign_form(slug: str) -> ResponseReturnValue:
         return _closed(closed, initiative)
     assert initiative is not None
     requested = (request.args.get("country") or "").upper()
-    values = {"country": requested} if initiative.country(requested) else {}
-    return _render_form(initiative, {**values, "partner": request.args.get("partner", "")})
+    country = requested if requested in page_cache.signing_rules(initiative) else ""
+    partner = find_partner(initiative, request.args.get("partner"))
+    return page_cache.blank_sign_form(initiative, country, partner, _challenge())
 
 
 def _masked(address: str) -> str:
@@ -170,7 +178,13 @@ def _masked(address: str) -> str:
 
 
 def _sent_to_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SENT_TO_SALT)
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    """Made once per key: its key derivation is not redone for every signer."""
+    return URLSafeSerializer(secret_key, salt=SENT_TO_SALT)
 
 
 @dataclass(frozen=True)
@@ -196,7 +210,7 @@ def take_statement(initiative: Initiative, render: Render) -> Accepted | Respons
         return render(form, None, 200)
     checked = validate(
         form,
-        signing_rules(initiative),
+        page_cache.signing_rules(initiative),
         utctoday(),
         check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
     )

@@ -68,8 +68,14 @@ def activate(initiative_id: int, statement_id: uuid.UUID) -> None:
         .returning(Subscriber.id)
         .execution_options(synchronize_session=False)
     ).all()
-    tallies.move(initiative_id, TallyName.SUBSCRIBERS_PENDING, -len(activated))
-    tallies.move(initiative_id, TallyName.SUBSCRIBERS_ACTIVE, len(activated))
+    activated_count(initiative_id, len(activated))
+
+
+def activated_count(initiative_id: int, count: int) -> None:
+    """`count` subscribers of the initiative went from pending to active (for `activate`, and for lifecycle.confirm
+    on PostgreSQL, which activates inside its own statement)."""
+    tallies.move(initiative_id, TallyName.SUBSCRIBERS_PENDING, -count)
+    tallies.move(initiative_id, TallyName.SUBSCRIBERS_ACTIVE, count)
 
 
 def subscription_for(initiative: Initiative, email: str, key: bytes) -> Subscriber | None:

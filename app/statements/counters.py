@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from ..database import upsert_add
 from ..extensions import db
@@ -35,12 +37,19 @@ KINDS = ("confirmed", "pending", "quarantined", "invalidated")
 
 def move(initiative_id: int, country: str, **deltas: int) -> None:
     """Add to one member state's counters, e.g. move(i, "DE", pending=-1, confirmed=1); zero deltas are skipped."""
+    if any(deltas.values()):
+        db.session.execute(moving(initiative_id, country, **deltas))
+
+
+def moving(
+    initiative_id: int | sa.BindParameter[int], country: str | sa.BindParameter[str], **deltas: int
+) -> sa.Update:
+    """`move` as a statement, for a caller that sends it as part of a larger one (lifecycle.submit on PostgreSQL,
+    with its values bound by name)."""
     values = {
         f"{kind}_count": getattr(InitiativeCountry, f"{kind}_count") + delta for kind, delta in deltas.items() if delta
     }
-    if not values:
-        return
-    db.session.execute(
+    return (
         sa.update(InitiativeCountry)
         .where(InitiativeCountry.initiative_id == initiative_id, InitiativeCountry.country_code == country)
         .values(**values)
@@ -57,6 +66,19 @@ def move_day(initiative_id: int, country: str, day: date, delta: int) -> None:
             "confirmed",
             delta,
         )
+
+
+def day_moving(rows: sa.Select[Any], delta: int) -> sa.Insert:
+    """`move_day` as a statement, for each (initiative_id, country_code, day) that `rows` yields: for a caller that
+    sends it as part of a larger one (lifecycle.confirm on PostgreSQL)."""
+    table = ConfirmationDay.__table__
+    return (
+        postgresql.insert(table)
+        .from_select(["initiative_id", "country_code", "day", "confirmed"], rows.add_columns(sa.literal(delta)))
+        .on_conflict_do_update(
+            index_elements=list(table.primary_key.columns), set_={"confirmed": table.c.confirmed + delta}
+        )
+    )
 
 
 def move_days(initiative_id: int, confirmed_at: list[tuple[str, datetime | None]], sign: int) -> None:
