@@ -58,6 +58,9 @@ class Confirmation:
     fields: tuple[Field, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
     """(label, value) pairs shown as a list: what exactly is concerned (counts, the account, the status now)."""
+    final: bool = True
+    """The page says "This cannot be undone." (False: a step another action reverses, such as publishing, that is
+    still confirmed because of what it shows the public)."""
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,11 @@ def _status_confirmation(initiative: Initiative, to: str) -> Confirmation:
         reason_label=_("Reason (shown on the public page and kept in the audit log)") if public_reason else "",
         bound={"status": to},
         facts=((_("Status now"), initiative.status), (_("The public sees now"), initiative.public_status())),
+        # reopening a closed collection is undone by closing it again, and a draft stays a draft until published;
+        # publishing (it stays listed), closing (unconfirmed statements are lost) and the final statuses are not
+        final=not (
+            to == InitiativeStatus.DRAFT or (to == InitiativeStatus.COLLECTING and initiative.published_at is not None)
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy.sql.elements import ColumnElement
@@ -150,7 +151,7 @@ def _parse_fingerprint(form: Mapping[str, str], kind: str, errors: dict[str, str
             errors[f"{kind}_over"] = _("Give a whole number of at least 1.")
             return None, None
         if int(raw) > SHARED_OVER_MAX:
-            errors[f"{kind}_over"] = _("Give a whole number from 1 to %(max)s.", max=f"{SHARED_OVER_MAX:,}")
+            errors[f"{kind}_over"] = _("Give a whole number from 1 to %(max)s.", max=format_decimal(SHARED_OVER_MAX))
             return None, None
         return None, int(raw)
     return None, None

@@ -96,12 +96,12 @@ def test_auditor_downloads_an_export_that_verifies_and_opens(
     [folder] = [p for p in unpacked.iterdir() if p.is_dir()] or [unpacked]
     with live_server.app.app_context():
         published = instance_verify_key()
-    report = verify_export(folder, published)
+    report = verify_export(folder, published, "the instance's published key")
     assert report.ok, report.problems
     assert {code: entry["count"] for code, entry in report.manifest["countries"].items()} == {"DE": 1, "PL": 1}
 
     opened = tmp_path / "opened"
-    open_export(folder, private, opened, published)
+    open_export(folder, private, opened, published, "the instance's published key")
     with (opened / "PL.csv").open(encoding="utf-8", newline="") as handle:
         [row] = list(csv.DictReader(handle))
     assert (row["family_names"], row["id_number"], row["country"]) == ("Wiśniewska", PESEL, "PL")

@@ -248,6 +248,23 @@ def test_a_token_is_for_the_status_it_was_shown_for(app: Flask, db, client: Flas
     assert _initiative(db, "guarded").status == "collecting"
 
 
+@pytest.mark.parametrize(("since", "final"), [("draft", True), ("closed", False)])
+def test_reopening_is_confirmed_but_not_called_final(  # type: ignore[no-untyped-def]
+    app: Flask, db, client: FlaskClient, admins, since: str, final: bool
+) -> None:
+    initiative, _ = make_initiative("guarded", draft=since == "draft")
+    initiative.status = since
+    db.session.commit()
+    to = "collecting"
+    sign_in_as(client, admins[0])
+    page = client.get(f"/admin/initiatives/guarded/status?status={to}")
+    assert page.status_code == 200 and 'id="consequences"' in page.text
+    # publishing cannot be undone (a published initiative stays listed); closing again undoes reopening
+    assert ("This cannot be undone." in page.text) == final
+    confirm(client, "/admin/initiatives/guarded/status", reason="as planned", query={"status": to})
+    assert _initiative(db, "guarded").status == to
+
+
 def test_an_old_token_is_refused(app: Flask, db, client: FlaskClient, admins, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from app.admin import confirmation
 
