@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +43,7 @@ from ..models import (
 
 _PENDING = "quorum.tallies"
 _CHUNK = 500  # rows per upsert: within SQLite's limit of bound values
+_FEW = 8  # rows a request moves at most, written by one statement built once
 
 
 class _Table(StrEnum):
@@ -175,8 +177,24 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+@cache
+def _upserting(dialect: str, table: sa.Table, added: tuple[str, ...]) -> sa.Insert:
+    """One row's INSERT, or the addition of its `added` columns to the row already there, built once per table: a
+    signer's commit moves two or three tallies, and building and compiling the statement cost more than running it
+    (docs/decisions/014-signing-path-performance.md)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={name: table.c[name] + statement.excluded[name] for name in added},
+    )
+
+
 def _upsert(session: Session, table: sa.Table, rows: list[dict[str, Any]], added: tuple[str, ...]) -> None:
-    """INSERT the rows, or add their `added` columns to the rows already there; in the order given."""
+    """INSERT the rows, or add their `added` columns to the rows already there; in the order given. A few rows (a
+    request's) by the statement built once, run for each; many (a purge's) in multi-row statements."""
+    if len(rows) <= _FEW:
+        session.execute(_upserting(session.get_bind().dialect.name, table, added), rows)
+        return
     insert = _insert(session)
     for start in range(0, len(rows), _CHUNK):
         statement = insert(table).values(rows[start : start + _CHUNK])
