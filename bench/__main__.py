@@ -1,6 +1,7 @@
 """`make bench`: every figure of issue 10 as one table (bench.table), each measured by the module its row names.
 
     python -m bench [--quick]        # --quick: one short run of each, for a first look (not for the record)
+    python -m bench --only bench.flow,bench.export   # these modules' rows only
 
 bench.flow measures the signing path against a bare Flask app and what a second core adds; bench.staff_pages and
 bench.export are called the same way (`figures(quick)`) when they exist, and their rows say "not measured yet"
@@ -50,9 +51,10 @@ def collect(quick: bool, sources: list[str] | None = None) -> tuple[dict[str, Me
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one short run of each: a first look, not the record")
+    parser.add_argument("--only", default="", help="these modules only, e.g. bench.flow,bench.export")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    found, missing = collect(args.quick)
+    found, missing = collect(args.quick, [s for s in args.only.split(",") if s] or None)
     print()
     quick = " (--quick)" if args.quick else ""
     print(f"Issue 10, measured {time.strftime('%Y-%m-%d %H:%M')} on {describe()}{quick}")

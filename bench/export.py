@@ -440,5 +440,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return results
 
 
+def figures(quick: bool = False) -> dict[str, Any]:
+    """bench's rows for the exports: `export create --out` of 1,000,000 statements (its rate, median of 3, and its
+    peak RSS), then `export verify` and `export open` of it, on PostgreSQL 15 with fsync on (the production database;
+    SQLite where it is not installed). --quick: 100,000 statements, one run."""
+    from bench.table import Measured
+
+    statements = 100_000 if quick else 1_000_000
+    runs = 1 if quick else 3
+    result = main(["--statements", str(statements), "--runs", str(runs), "--databases", "postgresql"])
+    database = "postgresql" if result.get("postgresql") else "sqlite"
+    if database == "sqlite":
+        result = main(["--statements", str(statements), "--runs", str(runs), "--databases", "sqlite"])
+    small, big = result[database][0], result[database][-1]
+    size = "" if statements == 1_000_000 else f"{statements:,} statements, not 1M; "
+    folder, stored = big["folder"], big["database"]
+    small_rss = max(small["folder"]["max_rss_mib"], small["database"]["max_rss_mib"])
+    return {
+        "export_rate_1m": Measured(
+            folder["statements_per_second"],
+            note=f"{size}{database}; CPU {folder['cpu_seconds_median']} s; the staff side's export into the "
+            f"database: {stored['statements_per_second']:,} statements/s",
+        ),
+        "export_rss_1m": Measured(
+            max(folder["max_rss_mib"], stored["max_rss_mib"]) * 1.048576,
+            note=f"{size}the most of the folder's and the database's; at {small['statements']:,}: {small_rss} MiB",
+        ),
+        "export_verify_1m": Measured(big["verify"]["seconds"], note=f"{size}CPU {big['verify']['cpu_seconds']} s"),
+        "export_open_1m": Measured(
+            big["open"]["seconds"], note=f"{size}CPU {big['open']['cpu_seconds']} s, X25519 for each statement"
+        ),
+    }
+
+
 if __name__ == "__main__":
     main()

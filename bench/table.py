@@ -2,7 +2,7 @@
 much. The targets are the issue's; the measurements come from the benchmark modules named in each row.
 
 A module that measures rows has `figures(quick: bool = False) -> dict[str, Measured]`, keyed by the rows' `key`
-(bench.flow, bench.staff_pages and bench.audit_page do; bench.export is expected to). A row whose module is missing,
+(bench.flow, bench.staff_pages, bench.audit_page and bench.export do). A row whose module is missing,
 has no `figures`, or did not return its key says "not measured yet": no figure is ever made up.
 """
 
