@@ -61,8 +61,8 @@ format: $(BIN)/flask
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Issue 10's figures as one table (about 20 minutes, half of it seeding a million statements and a million audit
-# entries; bench-quick: one short run of each, about 3)
+# Issue 10's figures as one table (about 30 minutes, most of it seeding a million statements, a million audit
+# entries and a million statements to export; bench-quick: one short run of each, about 5)
 bench: $(BIN)/flask system-deps
 	$(BIN)/python -m bench
 
