@@ -118,6 +118,7 @@ def register(app: Flask) -> None:
         return shown_text(initiative, current_language())
 
     from .admin.access import current_staff
+    from .admin.status_names import status_name
     from .models import InitiativeStatus, PublicStatus, StaffRole
 
     app.jinja_env.globals.update(
@@ -127,4 +128,5 @@ def register(app: Flask) -> None:
         StaffRole=StaffRole,
         PublicStatus=PublicStatus,
         InitiativeStatus=InitiativeStatus,
+        status_name=status_name,
     )

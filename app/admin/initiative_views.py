@@ -32,6 +32,7 @@ from ..statements.rules import is_public
 from .access import actor, current_staff, initiative_for_staff, staff_required, visible_initiatives
 from .confirmation import Confirmation, Confirmed, ask
 from .routes import blueprint
+from .status_names import status_name
 
 MANAGERS = (StaffRole.ADMIN, StaffRole.ORGANIZER)
 
@@ -257,13 +258,16 @@ def _status_confirmation(initiative: Initiative, to: str) -> Confirmation:
     }
     public_reason = to == InitiativeStatus.WITHDRAWN and public
     return Confirmation(
-        heading=_("Change the status of %(title)s to %(status)s", title=initiative.title, status=to),
+        heading=_("Change the status of %(title)s to %(status)s", title=initiative.title, status=status_name(to)),
         consequences=consequences[InitiativeStatus(to)],
-        button=_("Change the status to %(status)s", status=to),
+        button=_("Change the status to %(status)s", status=status_name(to)),
         back=url_for("admin.initiative_edit", slug=initiative.slug),
         reason_label=_("Reason (shown on the public page and kept in the audit log)") if public_reason else "",
         bound={"status": to},
-        facts=((_("Status now"), initiative.status), (_("The public sees now"), initiative.public_status())),
+        facts=(
+            (_("Status now"), status_name(initiative.status)),
+            (_("The public sees now"), status_name(initiative.public_status())),
+        ),
         # reopening a closed collection is undone by closing it again, and a draft stays a draft until published;
         # publishing (it stays listed), closing (unconfirmed statements are lost) and the final statuses are not
         final=not (
@@ -298,7 +302,7 @@ def initiative_status(slug: str) -> tuple[str, int] | Response:
         reason=answer.reason,
         details=details,
     )
-    flash(_("%(slug)s is now %(status)s.", slug=initiative.slug, status=initiative.status), "success")
+    flash(_("%(slug)s is now %(status)s.", slug=initiative.slug, status=status_name(initiative.status)), "success")
     return redirect(url_for("admin.initiative_edit", slug=initiative.slug))
 
 

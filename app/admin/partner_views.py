@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..audit.log import record
@@ -104,7 +104,16 @@ def frame_origins(slug: str) -> BaseResponse | tuple[str, int]:
     except framing.OriginsError as error:
         return _list_page(initiative, errors={"origins": str(error)}, origins_text=text, status=422)
     if changes.added or changes.removed:
-        flash(_("Saved: %(n)s sites may frame the form and counter.", n=len(framing.origins_of(initiative.id))), "ok")
+        saved = len(framing.origins_of(initiative.id))
+        flash(
+            ngettext(
+                "Saved: %(n)s site may frame the form and counter.",
+                "Saved: %(n)s sites may frame the form and counter.",
+                saved,
+                n=format_decimal(saved),
+            ),
+            "ok",
+        )
     else:
         flash(_("Nothing changed."), "ok")
     return redirect(url_for("admin.partners", slug=slug) + "#framing")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -93,12 +93,16 @@ def quarantine_release(slug: str, quarantine_id: int) -> BaseResponse | tuple[st
         Confirmation(
             heading=_("Release quarantine %(id)s", id=record.id),
             consequences=(
-                _(
+                ngettext(
+                    "%(confirmed)s confirmed statement counts again at once, in every public count.",
                     "%(confirmed)s confirmed statements count again at once, in every public count.",
+                    confirmed,
                     confirmed=format_decimal(confirmed),
                 ),
-                _(
-                    "%(pending)s pending statements count once their owners confirm them.",
+                ngettext(
+                    "%(pending)s pending statement counts once its signer confirms it.",
+                    "%(pending)s pending statements count once their signers confirm them.",
+                    pending,
                     pending=format_decimal(pending),
                 ),
                 _("The quarantine cannot be applied again: to set these statements aside again, apply a new one."),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
 from ..audit.log import record
@@ -74,7 +75,14 @@ def parse_origins(text: str) -> list[str]:
             )
         )
     if len(found) > MAX_ORIGINS:
-        raise OriginsError(_("At most %(n)d sites may frame the form.", n=MAX_ORIGINS))
+        raise OriginsError(
+            ngettext(
+                "At most %(n)s site may frame the form.",
+                "At most %(n)s sites may frame the form.",
+                MAX_ORIGINS,
+                n=format_decimal(MAX_ORIGINS),
+            )
+        )
     return found
 
 
