@@ -43,6 +43,7 @@ def test_gunicorn_stops_when_a_production_secret_is_missing(tmp_path):  # type: 
     assert "DATABASE_URL" in output
 
 
+@pytest.mark.slow  # a fresh virtualenv's worth of processes: `make test` runs it, the quick loop does not
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_export_open_works_on_the_auditors_own_machine(app, client, smtp, db, tmp_path):  # type: ignore[no-untyped-def]
     """CONTRACT.md, Command line: `export verify DIR` checks the signature and `export open DIR --key FILE --out

@@ -320,6 +320,7 @@ class Fuzzing:
         answered()
 
 
+@pytest.mark.slow  # about 40 s: `make test` runs it, the quick loop does not
 def test_no_staff_input_gives_a_500(
     app: Flask, db: Any, client: FlaskClient, tmp_path: Path, crashes: list[str]
 ) -> None:  # noqa: E501
