@@ -3,8 +3,8 @@ translated (not fuzzy, not empty) with the same placeholders as the English.
 
 English is the source language: its catalog may leave a message empty (the English text is then shown as written)
 but must not hold a fuzzy or broken one. Every message a signer reads (pages and emails: `SIGNER_SOURCES`) is
-translated in all 24 languages; the staff pages' messages are translated where a language has them (German and
-Polish completely) and shown in English where it has not. Whatever is translated must be well-formed.
+translated in all 24 languages; the staff pages' messages completely in the languages of `COMPLETE`, and shown in
+English in the others. Whatever is translated must be well-formed.
 """
 
 from __future__ import annotations
