@@ -33,7 +33,7 @@ from ..partners.framing import frame_ancestors
 from ..partners.organisations import find_partner
 from ..statements import lifecycle
 from ..statements.rules import is_public
-from . import form_tokens
+from . import form_tokens, page_cache
 from .counter_badge import badge_svg
 from .routes import (
     CLOSED_MESSAGES,
@@ -121,7 +121,7 @@ def embed_form(slug: str) -> ResponseReturnValue:
         return _closed_in_frame(closed, initiative)
     assert initiative is not None
     requested = (request.args.get("country") or "").upper()
-    values = {"country": requested} if initiative.country(requested) else {}
+    values = {"country": requested} if requested in page_cache.signing_rules(initiative) else {}
     return _render_embed(initiative, {**values, "partner": request.args.get("partner", "")})
 
 

@@ -73,6 +73,12 @@ def choices(initiative: Initiative, locale: str) -> FormChoices:
     return _cache().choices.get((revision(initiative), locale), lambda: form_choices(signing_rules(initiative), locale))
 
 
+def sign_page(initiative: Initiative, values: Mapping[str, str], problems: Mapping[str, Problem]) -> SignPage:
+    """The page model of the sign form in this request's language, with the rules and choices made once."""
+    locale = current_language()
+    return SignPage(initiative, signing_rules(initiative), values, locale, problems, choices(initiative, locale))
+
+
 def render_sign_form(
     initiative: Initiative,
     values: Mapping[str, str],
@@ -81,8 +87,7 @@ def render_sign_form(
     **context: Any,
 ) -> str:
     """sign.html whole, for what was typed and the errors found."""
-    locale = current_language()
-    page = SignPage(initiative, signing_rules(initiative), values, locale, problems, choices(initiative, locale))
+    page = sign_page(initiative, values, problems)
     return render_template("signing/sign.html", initiative=initiative, page=page, proof_of_work=challenge, **context)
 
 

@@ -27,7 +27,6 @@ from ..statements import lifecycle
 from ..statements.policy import LinkExpired, LinkInvalid, Policy
 from ..statements.rules import is_public
 from . import page_cache, proof_of_work, subscriptions
-from .forms import SignPage
 
 blueprint = Blueprint("signing", __name__)
 
@@ -128,9 +127,7 @@ def _challenge() -> dict[str, object] | None:
 def form_context(initiative: Initiative, values: Mapping[str, str], problems: Mapping[str, Problem] | None) -> dict:  # type: ignore[type-arg]
     """What sign.html needs: the page (its choices made once per revision and language), a fresh proof-of-work
     challenge, and the partner the form attributes to."""
-    locale = current_language()
-    rules = page_cache.signing_rules(initiative)
-    page = SignPage(initiative, rules, values or {}, locale, problems or {}, page_cache.choices(initiative, locale))
+    page = page_cache.sign_page(initiative, values or {}, problems or {})
     partner = find_partner(initiative, page.value("partner"))
     return {"initiative": initiative, "page": page, "proof_of_work": _challenge(), "partner": partner}
 

@@ -598,6 +598,10 @@ _SAME_PERSON = (
 _LOCK_PERSON = sa.select(Statement.id).where(*_SAME_PERSON).with_for_update()
 
 
+SUBSCRIBED = "subscribed"
+"""`_confirming`'s row for a subscription it activated."""
+
+
 @cache
 def _confirming() -> sa.CompoundSelect:
     """`confirm` on PostgreSQL after the lock, as one statement built once: the flip; if it counts, the counter and
@@ -654,10 +658,6 @@ def _confirming() -> sa.CompoundSelect:
     )
     opted_in = partner_optins.confirming(sa.bindparam("this_id", type_=Statement.id.type))
     return changed.add_cte(counted.cte("counted"), day.cte("day_counted"), opted_in.cte("partner_opted_in"))
-
-
-SUBSCRIBED = "subscribed"
-"""`_confirming`'s row for a subscription it activated."""
 
 
 def confirm(initiative: Initiative, statement: Statement, *, now: datetime) -> ConfirmOutcome:
